@@ -1,0 +1,8 @@
+/**
+ * tfjs-trust: Bayesian layers, Monte Carlo uncertainty and Grad-CAM explanations for
+ * TensorFlow.js. This entry is isomorphic (browser and Node); Node-only helpers live in
+ * `tfjs-trust/node`.
+ */
+export * from './errors';
+export { SeedStream } from './random';
+export * from './layers';

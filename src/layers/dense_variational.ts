@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber } from '../errors';
+import type { SeedStream } from '../random';
+import type { SamplingMode } from './sampling';
+import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
+
+export interface DenseVariationalArgs extends VariationalLayerArgs {
+  /** Number of output units. A positive integer. */
+  units: number;
+}
+
+/**
+ * The dense geometry shared by the dense variational layers: kernel [inputDim, units], output
+ * x·W + b. Inputs of rank > 2 are treated as a batch of rows over all leading axes, as TFP does.
+ */
+export abstract class DenseVariational extends VariationalLayer {
+  readonly units: number;
+  /** In 'local' mode each row is an exact, independent draw of its own predictive distribution. */
+  readonly independentRowsMode: SamplingMode = 'local';
+
+  constructor(args: DenseVariationalArgs) {
+    super(args);
+    this.units = checkNumber(this.who(args.name ?? ''), 'units', args.units, { min: 1, integer: true });
+  }
+
+  protected override get outputChannels(): number {
+    return this.units;
+  }
+
+  protected override kernelShape(inputShape: tfl.Shape): number[] {
+    const inputDim = inputShape[inputShape.length - 1] as number;
+    this.inputSpec = [{ minNDim: 2, axes: { [-1]: inputDim } }];
+    return [inputDim, this.units];
+  }
+
+  protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor => tf.matMul(x, kernel);
+
+  protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
+    if (x.rank === 2) return super.applyKernel(x, mode, seeds);
+    const rows = tf.reshape(x, [-1, x.shape[x.rank - 1]]);
+    return tf.reshape(super.applyKernel(rows, mode, seeds), [...x.shape.slice(0, -1), this.units]);
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = singleShape(inputShape);
+    return [...shape.slice(0, -1), this.units];
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return { units: this.units, ...super.getConfig() };
+  }
+}

@@ -1,0 +1,11 @@
+export { VariationalLayer, sigmaOf, rhoOf, SIGMA_FLOOR } from './variational';
+export type { VariationalLayerArgs, ActivationIdentifier } from './variational';
+export { DenseVariational } from './dense_variational';
+export type { DenseVariationalArgs } from './dense_variational';
+export { DenseFlipout, denseFlipout } from './dense_flipout';
+export type { DenseFlipoutArgs } from './dense_flipout';
+export { NormalPrior, createPrior, DEFAULT_PRIOR } from './priors';
+export type { Prior, PriorSpec, NormalPriorSpec } from './priors';
+export type { InitializerSpec } from './initializers';
+export { SAMPLING_MODES, isStochastic, stochasticLayers, allLayers, withSampling } from './sampling';
+export type { SamplingMode, SamplingOverride, StochasticLayer } from './sampling';

@@ -1,0 +1,24 @@
+import { serialization } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { invalidArgument } from '../errors';
+
+type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
+
+/** A tfjs initializer, or its serialised form `{ className, config }` as stored in a model file. */
+export type InitializerSpec = Initializer | { className: string; config: serialization.ConfigDict };
+
+/** Turns an initializer or its serialised form into an initializer; `who` names the layer in errors. */
+export function resolveInitializer(who: string, argument: string, spec: InitializerSpec): Initializer {
+  if (typeof (spec as Initializer)?.apply === 'function') return spec as Initializer;
+  const registered = serialization.SerializationMap.getMap().classNameMap[(spec as { className?: string })?.className ?? ''];
+  if (!registered) {
+    invalidArgument(who, argument, 'a tf.initializers initializer or { className, config } of a registered one', spec);
+  }
+  const [cls, fromConfig] = registered;
+  return fromConfig(cls, (spec as { config: serialization.ConfigDict }).config) as Initializer;
+}
+
+/** The serialised form stored in `getConfig()`. */
+export function serializeInitializer(initializer: Initializer): serialization.ConfigDict {
+  return { className: initializer.getClassName(), config: initializer.getConfig() };
+}

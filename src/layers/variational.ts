@@ -1,0 +1,227 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, ShapeError, describe } from '../errors';
+import { SeedStream } from '../random';
+import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
+import { type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
+import { createPrior, type Prior, type PriorSpec } from './priors';
+import { SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
+
+export type ActivationIdentifier = NonNullable<Parameters<typeof tfl.layers.activation>[0]['activation']>;
+/** tfjs-layers' base layer arguments (name, inputShape, trainable, ...), which it does not export by name. */
+export type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
+type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
+type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
+
+/** `sigma = softplus(rho) + SIGMA_FLOOR`: float32 machine epsilon, as TFP uses, so sigma never hits 0. */
+export const SIGMA_FLOOR = 1.1920929e-7;
+
+export interface VariationalLayerArgs extends LayerArgs {
+  /** Activation of the output, a tfjs-layers identifier such as `'relu'` or `'softmax'`. Default none. */
+  activation?: ActivationIdentifier;
+  /** Whether the layer adds a bias. Default true. */
+  useBias?: boolean;
+  /** `'pointEstimate'` (default, as TFP): a plain learned bias. `'normal'`: a Gaussian posterior like the kernel's. */
+  biasPosterior?: 'pointEstimate' | 'normal';
+  /** The prior on every weight. Default N(0, 1). */
+  prior?: PriorSpec;
+  /**
+   * Multiplies the KL term added to the model's loss. Set it to 1 / (number of training examples):
+   * Keras losses are means over examples, so the ELBO's single KL term must be spread over them
+   * too, or it swamps the data term. Default 1.
+   */
+  klWeight?: number;
+  /** How the layer samples on each call (see SamplingMode). The default depends on the layer class. */
+  mode?: SamplingMode;
+  /** Seed for reproducible samples: the same seed gives the same sequence of calls. Default: fresh randomness. */
+  seed?: number;
+  /** Initialiser of the posterior means. Default N(0, 0.1), as TFP. */
+  kernelLocInitializer?: InitializerSpec;
+  /** Initialiser of the unconstrained scales rho. Default N(-3, 0.1), as TFP (sigma ≈ 0.049). */
+  kernelRhoInitializer?: InitializerSpec;
+}
+
+/**
+ * Base of every mean-field Gaussian variational layer. It owns the posterior (loc, rho per weight),
+ * the optional Gaussian bias, the prior, the KL term and the config. A subclass says only
+ * - the geometry: kernel shape and linear map (matrix product, convolution), and
+ * - its default estimator (`defaultMode`): Flipout, reparameterisation or local reparameterisation.
+ *
+ * Every call samples, in training and prediction alike (as TFP): `model.predict` twice gives two
+ * samples. Use mode `'mean'` (per layer, per call, or model-wide with `withSampling`) for
+ * deterministic outputs. Reference: Blundell et al. 2015, "Weight Uncertainty in Neural Networks".
+ */
+export abstract class VariationalLayer extends tfl.layers.Layer implements StochasticLayer {
+  readonly stochastic = true;
+  readonly supportedModes = SAMPLING_MODES;
+  abstract readonly independentRowsMode: SamplingMode | null;
+  samplingOverride: SamplingOverride | null = null;
+
+  readonly activation: ActivationIdentifier;
+  readonly useBias: boolean;
+  readonly biasPosterior: 'pointEstimate' | 'normal';
+  readonly prior: Prior;
+  readonly klWeight: number;
+  readonly mode: SamplingMode;
+  readonly seed: number | undefined;
+  protected readonly kernelLocInitializer: Initializer;
+  protected readonly kernelRhoInitializer: Initializer;
+
+  protected kernelLoc!: tfl.LayerVariable;
+  protected kernelRho!: tfl.LayerVariable;
+  protected biasLoc: tfl.LayerVariable | null = null;
+  protected biasRho: tfl.LayerVariable | null = null;
+  private readonly seeds: SeedStream;
+  private readonly activationLayer: tfl.layers.Layer;
+
+  constructor(args: VariationalLayerArgs) {
+    super(args);
+    const who = this.who(args.name ?? '');
+    this.activation = args.activation ?? 'linear';
+    this.activationLayer = tfl.layers.activation({ activation: this.activation });
+    this.useBias = args.useBias ?? true;
+    this.biasPosterior = checkOneOf(who, 'biasPosterior', args.biasPosterior ?? 'pointEstimate', [
+      'pointEstimate',
+      'normal',
+    ]);
+    this.prior = createPrior(who, args.prior);
+    this.klWeight = checkNumber(who, 'klWeight', args.klWeight ?? 1, { min: 0 });
+    this.mode = checkOneOf(who, 'mode', args.mode ?? this.defaultMode(), SAMPLING_MODES);
+    this.seed = args.seed === undefined ? undefined : checkNumber(who, 'seed', args.seed, { integer: true });
+    this.seeds = new SeedStream(this.seed, this.getClassName());
+    // A seeded layer also starts from reproducible weights: the default initialisers share its seed.
+    const initSeeds = new SeedStream(this.seed, `${this.getClassName()}:init`);
+    this.kernelLocInitializer = resolveInitializer(
+      who,
+      'kernelLocInitializer',
+      args.kernelLocInitializer ?? tfl.initializers.randomNormal({ mean: 0, stddev: 0.1, seed: initSeeds.next() }),
+    );
+    this.kernelRhoInitializer = resolveInitializer(
+      who,
+      'kernelRhoInitializer',
+      args.kernelRhoInitializer ?? tfl.initializers.randomNormal({ mean: -3, stddev: 0.1, seed: initSeeds.next() }),
+    );
+    this.supportsMasking = true;
+  }
+
+  /** The estimator this class uses when no mode is given. */
+  protected abstract defaultMode(): SamplingMode;
+  /** Number of output channels: the bias length. */
+  protected abstract get outputChannels(): number;
+  /** The kernel's shape for an input of `inputShape`. */
+  protected abstract kernelShape(inputShape: tfl.Shape): number[];
+  /** The linear map the kernel defines (a matrix product, a convolution). */
+  protected abstract readonly linear: LinearMap;
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = singleShape(inputShape);
+    if (shape.length < 2) {
+      throw new ShapeError(
+        `${this.who()}: input must have rank >= 2 (a batch axis then features); got shape ${describe(shape)}. ` +
+          'Add a batch axis or reshape the input.',
+      );
+    }
+    const kernelShape = this.kernelShape(shape);
+    this.kernelLoc = this.addWeight('kernel_loc', kernelShape, 'float32', this.kernelLocInitializer);
+    this.kernelRho = this.addWeight('kernel_rho', kernelShape, 'float32', this.kernelRhoInitializer);
+    if (this.useBias) {
+      const biasShape = [this.outputChannels];
+      this.biasLoc = this.addWeight('bias_loc', biasShape, 'float32', tfl.initializers.zeros());
+      if (this.biasPosterior === 'normal') {
+        this.biasRho = this.addWeight('bias_rho', biasShape, 'float32', this.kernelRhoInitializer);
+      }
+    }
+    this.addLoss(() => tf.tidy(() => tf.mul(this.klDivergence(), this.klWeight)));
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const mode: SamplingMode =
+        kwargs.mode === undefined
+          ? (this.samplingOverride?.mode ?? this.mode)
+          : checkOneOf(this.who(), 'kwargs.mode', kwargs.mode, SAMPLING_MODES);
+      const seeds = this.samplingOverride?.seeds ?? this.seeds;
+      let y = this.applyKernel(x, mode, seeds);
+      if (this.biasLoc) y = tf.add(y, this.applyBias(y.shape, mode, seeds));
+      return this.activationLayer.apply(y) as tf.Tensor;
+    });
+  }
+
+  /** Draws the kernel's contribution to the output with the estimator `mode` names. */
+  protected applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
+    return ESTIMATORS[mode](this.linear, x, this.kernelPosterior(), seeds);
+  }
+
+  private applyBias(outputShape: number[], mode: SamplingMode, seeds: SeedStream): tf.Tensor {
+    const loc = this.biasLoc!.read();
+    if (!this.biasRho || mode === 'mean') return loc;
+    const sigma = sigmaOf(this.biasRho.read());
+    // 'local' draws each example's bias independently so every row stays an exact, independent sample.
+    const noiseShape = mode === 'local' ? outputShape : loc.shape;
+    return tf.add(loc, tf.mul(sigma, seeds.normal(noiseShape)));
+  }
+
+  /** The kernel posterior's mean and standard deviation, as tensors the caller disposes. */
+  kernelPosterior(): KernelPosterior {
+    return { loc: this.kernelLoc.read(), sigma: sigmaOf(this.kernelRho.read()) };
+  }
+
+  /** KL(posterior ‖ prior) over the kernel (and the bias when Gaussian), before klWeight. */
+  klDivergence(): tf.Scalar {
+    return tf.tidy(() => {
+      const { loc, sigma } = this.kernelPosterior();
+      let kl = this.prior.divergence(loc, sigma);
+      if (this.biasLoc && this.biasRho) {
+        kl = tf.add(kl, this.prior.divergence(this.biasLoc.read(), sigmaOf(this.biasRho.read())));
+      }
+      return kl;
+    });
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return {
+      activation: this.activation,
+      useBias: this.useBias,
+      biasPosterior: this.biasPosterior,
+      prior: this.prior.toSpec() as serialization.ConfigDict,
+      klWeight: this.klWeight,
+      mode: this.mode,
+      seed: this.seed ?? null,
+      kernelLocInitializer: serializeInitializer(this.kernelLocInitializer),
+      kernelRhoInitializer: serializeInitializer(this.kernelRhoInitializer),
+      ...super.getConfig(),
+    };
+  }
+
+  /** How errors name this layer: its class and its name (only the user's own in the constructor). */
+  protected who(name = this.name): string {
+    return name ? `${this.getClassName()} '${name}'` : this.getClassName();
+  }
+}
+
+/** sigma = softplus(rho) + SIGMA_FLOOR: positive, and smooth in rho for gradient descent. */
+export function sigmaOf(rho: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.add(tf.softplus(rho), SIGMA_FLOOR));
+}
+
+/** The inverse of sigmaOf, for setting a posterior's scale directly (MOPED, tests). */
+export function rhoOf(sigma: tf.Tensor): tf.Tensor {
+  // softplus⁻¹(s) = log(expm1(s)). tfjs has no expm1 and exp(s) − 1 loses all precision for tiny s
+  // in float32, where log(expm1(s)) = log(s) + s/2 + O(s²) is exact to float32 instead.
+  return tf.tidy(() => {
+    const s = tf.maximum(tf.sub(sigma, SIGMA_FLOOR), Number.MIN_VALUE);
+    const small = tf.add(tf.log(s), tf.div(s, 2));
+    const large = tf.log(tf.sub(tf.exp(s), 1));
+    return tf.where(tf.less(s, SMALL_SIGMA), small, large);
+  });
+}
+
+/** Below this, rhoOf uses the series of log(expm1(s)) rather than exp. */
+const SMALL_SIGMA = 1e-3;
+
+export function singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+  return Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[])[0] : (inputShape as tfl.Shape);
+}

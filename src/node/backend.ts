@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkOneOf, TrustError } from '../errors';
+
+/** The backends tfjs-trust knows how to bring up in Node, fastest first. */
+export const BACKENDS = ['cuda', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Environment variable that overrides the choice, e.g. `TFJS_TRUST_BACKEND=wasm`. */
+export const BACKEND_ENV = 'TFJS_TRUST_BACKEND';
+
+export interface BackendProbe {
+  name: BackendName;
+  available: boolean;
+  /** Why it is absent (the import error), or which package provides it. */
+  detail: string;
+}
+
+/** tfjs-node registers its backend as 'tensorflow'; the GPU build uses the same name. */
+const PROVIDERS: Record<BackendName, { module: string; tfName: string }> = {
+  cuda: { module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
+  tensorflow: { module: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+  wasm: { module: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
+  cpu: { module: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu' },
+};
+
+/** How a provider module is loaded; replaced in tests to simulate machines with other packages. */
+export type ModuleLoader = (name: string) => Promise<unknown>;
+const defaultLoader: ModuleLoader = (name) => import(name);
+
+/** Tries to load the package behind one backend and reports whether it registered. */
+export async function probeBackend(name: BackendName, load: ModuleLoader = defaultLoader): Promise<BackendProbe> {
+  const { module, tfName } = PROVIDERS[name];
+  try {
+    await load(module);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { name, available: false, detail: `${module} could not be loaded: ${reason}` };
+  }
+  const registered = tf.findBackendFactory(tfName) !== null;
+  return {
+    name,
+    available: registered,
+    detail: registered ? `provided by ${module}` : `${module} loaded but registered no '${tfName}' backend`,
+  };
+}
+
+export interface SelectBackendOptions {
+  /** Use exactly this backend (fails if absent). Default: the `TFJS_TRUST_BACKEND` variable, else the fastest present. */
+  backend?: BackendName;
+  /** Where to read the override from; defaults to `process.env`. */
+  env?: Record<string, string | undefined>;
+  load?: ModuleLoader;
+}
+
+export interface SelectedBackend {
+  name: BackendName;
+  /** What was tried, in order, and why each absent one is absent. */
+  probes: BackendProbe[];
+  /** One line for the user: which backend runs and why. */
+  message: string;
+}
+
+/**
+ * Picks and activates the fastest backend present (native CUDA, native TensorFlow, WASM, then
+ * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
+ * tfjs-node is an optional dependency: where it is not installed, the next one is used.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  const env = options.env ?? process.env;
+  const requested = options.backend ?? (env[BACKEND_ENV] || undefined);
+  const wanted = requested === undefined ? undefined : checkOneOf('selectBackend', 'backend', requested, BACKENDS);
+  const probes: BackendProbe[] = [];
+  for (const name of wanted ? [wanted] : BACKENDS) {
+    const probe = await probeBackend(name, options.load);
+    probes.push(probe);
+    if (!probe.available) continue;
+    const ok = await tf.setBackend(PROVIDERS[name].tfName);
+    if (!ok) {
+      probe.available = false;
+      probe.detail = `${PROVIDERS[name].module} is installed but its backend failed to initialise`;
+      continue;
+    }
+    await tf.ready();
+    const skipped = probes.filter((p) => !p.available).map((p) => `${p.name} (${p.detail})`);
+    const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
+    const message = `tfjs-trust: using the '${name}' backend (${why})${skipped.length ? `; absent: ${skipped.join('; ')}` : ''}`;
+    return { name, probes, message };
+  }
+  const details = probes.map((p) => `${p.name}: ${p.detail}`).join('; ');
+  throw new TrustError(
+    `selectBackend: no usable backend${wanted ? ` for '${wanted}'` : ''} (${details}). ` +
+      (wanted ? `Install ${PROVIDERS[wanted].module} or choose another backend.` : 'Install @tensorflow/tfjs-backend-cpu.'),
+  );
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * A reproducible stream of seeds. tfjs random ops take a seed per call; a layer that reused one
+ * seed would draw the same noise every call, so each draw gets `hash(seed, salt, counter)`
+ * instead. With no seed the stream yields `undefined`, which tfjs turns into fresh randomness.
+ *
+ * tfjs generates random numbers in JavaScript (seedrandom's alea) whatever the backend, so a seed
+ * gives the same samples on cpu, wasm and webgl.
+ */
+export class SeedStream {
+  private counter = 0;
+  private readonly base: number | undefined;
+
+  constructor(seed: number | undefined, salt: string) {
+    this.base = seed === undefined ? undefined : mix(hashString(salt) ^ mix(seed >>> 0));
+  }
+
+  /** The next seed, or `undefined` when the stream is unseeded. */
+  next(): number | undefined {
+    if (this.base === undefined) return undefined;
+    this.counter += 1;
+    return mix(this.base + Math.imul(this.counter, 0x9e3779b9));
+  }
+
+  /** Standard normal noise of the given shape. */
+  normal(shape: number[]): tf.Tensor {
+    return tf.randomNormal(shape, 0, 1, 'float32', this.next());
+  }
+
+  /** Rademacher signs (±1 with equal probability), as Flipout needs. */
+  rademacher(shape: number[]): tf.Tensor {
+    return tf.tidy(() => {
+      const uniform = tf.randomUniform(shape, 0, 1, 'float32', this.next());
+      // floor(2u) is 0 or 1 since u < 1; map to -1 or +1.
+      return tf.sub(tf.mul(tf.floor(tf.mul(uniform, 2)), 2), 1);
+    });
+  }
+
+  /** Uniform noise in [0, 1). */
+  uniform(shape: number[]): tf.Tensor {
+    return tf.randomUniform(shape, 0, 1, 'float32', this.next());
+  }
+}
+
+/** murmur3's 32-bit finaliser: spreads every input bit over the output. */
+function mix(value: number): number {
+  let h = value | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** FNV-1a, so different salts give unrelated streams for the same seed. */
+function hashString(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
