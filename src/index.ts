@@ -1,8 +1,10 @@
 /**
  * tfjs-trust: Bayesian layers, Monte Carlo uncertainty and Grad-CAM explanations for
  * TensorFlow.js. This entry is isomorphic (browser and Node); Node-only helpers live in
- * `tfjs-trust/node`.
+ * `tfjs-trust/node`, the HAM10000 pipeline in `tfjs-trust/ham10000`.
  */
 export * from './errors';
 export { SeedStream } from './random';
 export * from './layers';
+export * from './uncertainty';
+export * from './explain';

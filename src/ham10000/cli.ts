@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+/** The `ham10000` command line. */
+export {};
