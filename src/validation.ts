@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ArgumentError, DataError, ShapeError, checkNumber, describe, invalidArgument } from './errors';
+
+/**
+ * Input checks shared by the public functions, so a bad argument fails at the door with the
+ * library's own error naming it, instead of deep inside a tfjs kernel. Isomorphic: no Node.
+ */
+
+/** What `checkTensor` requires of a tensor argument. */
+export interface TensorExpectation {
+  /** The exact rank, or the inclusive range [min, max]. */
+  rank?: number | readonly [number, number];
+  /** Accepted dtypes. Default: any. */
+  dtypes?: readonly tf.DataType[];
+  /** How the axes are meant, for the message, e.g. `'[batch, height, width, channels]'`. */
+  layout?: string;
+  /** Refuse tensors with a zero-sized axis (an empty batch). Default false. */
+  nonEmpty?: boolean;
+}
+
+/** A tfjs tensor, recognised by shape rather than by class so two copies of tfjs-core both pass. */
+function isTensor(value: unknown): value is tf.Tensor {
+  const t = value as Partial<tf.Tensor> | null;
+  return (
+    typeof t === 'object' && t !== null && Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.dataSync === 'function'
+  );
+}
+
+/** Throws unless `value` is a live tensor meeting `expect`; returns it typed. */
+export function checkTensor(who: string, argument: string, value: unknown, expect: TensorExpectation = {}): tf.Tensor {
+  if (!isTensor(value)) invalidArgument(who, argument, 'a tf.Tensor', value, 'Wrap the data with tf.tensor().');
+  if (value.isDisposed) {
+    invalidArgument(who, argument, 'a live tensor', 'a disposed tensor', 'Keep the tensor until the call returns.');
+  }
+  const { rank, dtypes, layout, nonEmpty = false } = expect;
+  const [minRank, maxRank] = rank === undefined ? [0, Infinity] : typeof rank === 'number' ? [rank, rank] : rank;
+  if (value.rank < minRank || value.rank > maxRank) {
+    const wanted = minRank === maxRank ? `${minRank}` : maxRank === Infinity ? `>= ${minRank}` : `${minRank} to ${maxRank}`;
+    throw new ShapeError(
+      `${who}: ${argument} must have rank ${wanted}${layout ? ` ${layout}` : ''}; got shape ${describe(value.shape)}. ` +
+        'Reshape it, or add the batch axis with tf.expandDims.',
+    );
+  }
+  if (dtypes && !dtypes.includes(value.dtype)) {
+    const fix = `Convert it with tf.cast(${argument}, '${dtypes[0]}').`;
+    invalidArgument(who, argument, `of dtype ${dtypes.join(' or ')}`, value.dtype, fix);
+  }
+  if (nonEmpty && value.size === 0) {
+    throw new ShapeError(`${who}: ${argument} must not be empty; got shape ${describe(value.shape)}. Pass at least one example.`);
+  }
+  return value;
+}
+
+/**
+ * Throws a DataError saying how many values of `tensor` are NaN and how many ±Infinity, so a
+ * non-finite input fails loudly instead of becoming NaN probabilities or maps. Costs one
+ * reduction and a two-number read; integer and boolean tensors are finite by construction.
+ */
+export function assertFinite(who: string, argument: string, tensor: tf.Tensor, fix = 'Clean or impute the input first.'): void {
+  if (tensor.dtype !== 'float32' || tensor.size === 0) return;
+  const [nan, infinite] = tf.tidy(() =>
+    tf.stack([tf.sum(tf.cast(tf.isNaN(tensor), 'int32')), tf.sum(tf.cast(tf.isInf(tensor), 'int32'))]).dataSync(),
+  );
+  if (nan + infinite === 0) return;
+  throw new DataError(
+    `${who}: ${argument} must be finite; got ${nan} NaN and ${infinite} infinite of ${tensor.size} values. ${fix}`,
+  );
+}
+
+/** Throws unless `value` is an integer index into an axis of `size` entries (e.g. a class index). */
+export function checkIndex(who: string, argument: string, value: unknown, size: number): number {
+  if (size < 1) invalidArgument(who, argument, 'an index into a non-empty axis', value, 'The axis it indexes has size 0.');
+  return checkNumber(who, argument, value, { min: 0, max: size - 1, integer: true });
+}
+
+/** Throws unless `value` is a boolean: `'false'` or `0` would otherwise read as a silent truthy/falsy. */
+export function checkBoolean(who: string, argument: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') invalidArgument(who, argument, 'true or false', value);
+  return value;
+}
+
+/**
+ * Throws unless `options` is undefined or a plain object whose keys are all in `known`: a
+ * misspelt option (`sample` for `samples`) is refused, naming the known ones, not silently ignored.
+ */
+export function checkOptions<T extends object>(who: string, options: T | undefined, known: readonly string[]): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    invalidArgument(who, 'options', 'an object', options);
+  }
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    const list = (keys: readonly string[]) => keys.map((key) => `'${key}'`).join(', ');
+    throw new ArgumentError(`${who}: options has unknown ${list(unknown)}; the known options are ${list(known)}. Check the spelling.`);
+  }
+  return options;
+}
+
+/** Throws unless `value` looks like a tfjs-layers model (has `layers`, `predict` and `inputs`). */
+export function checkModel<M extends object>(who: string, argument: string, value: M | unknown): M {
+  const model = value as { layers?: unknown; predict?: unknown; inputs?: unknown } | null;
+  const ok =
+    typeof model === 'object' &&
+    model !== null &&
+    Array.isArray(model.layers) &&
+    typeof model.predict === 'function' &&
+    Array.isArray(model.inputs);
+  if (!ok) {
+    invalidArgument(who, argument, 'a tf.LayersModel', value, 'Build it with tf.sequential or tf.model, or load it.');
+  }
+  return value as M;
+}
