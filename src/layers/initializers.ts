@@ -15,7 +15,11 @@ export function resolveInitializer(who: string, argument: string, spec: Initiali
     invalidArgument(who, argument, 'a tf.initializers initializer or { className, config } of a registered one', spec);
   }
   const [cls, fromConfig] = registered;
-  return fromConfig(cls, (spec as { config: serialization.ConfigDict }).config) as Initializer;
+  const { className, config } = spec as { className: string; config: serialization.ConfigDict };
+  if (typeof config !== 'object' || config === null) {
+    invalidArgument(who, `${argument}.config`, `the config object of a ${className}`, config);
+  }
+  return fromConfig(cls, config) as Initializer;
 }
 
 /** The serialised form stored in `getConfig()`. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber } from '../errors';
+import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 
 /** A Normal prior N(mean, stddev²) on every weight: TFP's default with mean 0 and stddev 1. */
 export interface NormalPriorSpec {
@@ -50,5 +50,7 @@ export class NormalPrior implements Prior {
 
 /** Builds the prior a spec describes; `who` names the layer in errors. */
 export function createPrior(who: string, spec: PriorSpec = {}): Prior {
+  if (typeof spec !== 'object' || spec === null) invalidArgument(who, 'prior', 'an object { kind, mean, stddev }', spec);
+  checkOneOf(who, 'prior.kind', spec.kind ?? 'normal', ['normal']);
   return new NormalPrior(who, spec);
 }

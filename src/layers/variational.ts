@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, ShapeError, describe } from '../errors';
+import { checkNumber, checkOneOf, ShapeError, describe, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
+import { checkBoolean } from '../validation';
 import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
 import { type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
 import { createPrior, type Prior, type PriorSpec } from './priors';
@@ -79,8 +80,8 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     super(args);
     const who = this.who(args.name ?? '');
     this.activation = args.activation ?? 'linear';
-    this.activationLayer = tfl.layers.activation({ activation: this.activation });
-    this.useBias = args.useBias ?? true;
+    this.activationLayer = activationLayer(who, this.activation);
+    this.useBias = checkBoolean(who, 'useBias', args.useBias ?? true);
     this.biasPosterior = checkOneOf(who, 'biasPosterior', args.biasPosterior ?? 'pointEstimate', [
       'pointEstimate',
       'normal',
@@ -88,7 +89,8 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     this.prior = createPrior(who, args.prior);
     this.klWeight = checkNumber(who, 'klWeight', args.klWeight ?? 1, { min: 0 });
     this.mode = checkOneOf(who, 'mode', args.mode ?? this.defaultMode(), SAMPLING_MODES);
-    this.seed = args.seed === undefined ? undefined : checkNumber(who, 'seed', args.seed, { integer: true });
+    // A saved config stores "no seed" as null (JSON has no undefined).
+    this.seed = args.seed == null ? undefined : checkNumber(who, 'seed', args.seed, { integer: true });
     this.seeds = new SeedStream(this.seed, this.getClassName());
     // A seeded layer also starts from reproducible weights: the default initialisers share its seed.
     const initSeeds = new SeedStream(this.seed, `${this.getClassName()}:init`);
@@ -221,6 +223,15 @@ export function rhoOf(sigma: tf.Tensor): tf.Tensor {
 
 /** Below this, rhoOf uses the series of log(expm1(s)) rather than exp. */
 const SMALL_SIGMA = 1e-3;
+
+/** tfjs-layers' activation layer, or an ArgumentError naming the bad identifier (tfjs's own is a ValueError). */
+function activationLayer(who: string, activation: ActivationIdentifier): tfl.layers.Layer {
+  try {
+    return tfl.layers.activation({ activation });
+  } catch {
+    return invalidArgument(who, 'activation', "a tfjs activation identifier such as 'relu' or 'softmax'", activation);
+  }
+}
 
 export function singleShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
   return Array.isArray(inputShape[0]) ? (inputShape as tfl.Shape[])[0] : (inputShape as tfl.Shape);
