@@ -1,5 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
+import { checkOptions } from '../validation';
 
 /**
  * How a stochastic layer turns its posterior into an output on one call.
@@ -39,6 +41,9 @@ export function isStochastic(layer: tfl.layers.Layer): layer is StochasticLayer 
 
 /** Every layer of a model, nested models' layers included, in topological order. */
 export function allLayers(model: { layers: tfl.layers.Layer[] }): tfl.layers.Layer[] {
+  if (!Array.isArray(model?.layers)) {
+    invalidArgument('allLayers', 'model', 'a tf.LayersModel (an object with a layers array)', model);
+  }
   return model.layers.flatMap((layer) => {
     const nested = (layer as unknown as { layers?: tfl.layers.Layer[] }).layers;
     return Array.isArray(nested) ? [layer, ...allLayers({ layers: nested })] : [layer];
@@ -60,12 +65,16 @@ export function withSampling<T>(
   options: { mode?: SamplingMode; seed?: number },
   fn: () => T,
 ): T {
+  const who = 'withSampling';
+  const { mode, seed } = checkOptions(who, options, ['mode', 'seed']);
+  if (mode !== undefined) checkOneOf(who, 'options.mode', mode, SAMPLING_MODES);
+  if (seed !== undefined) checkNumber(who, 'options.seed', seed, { integer: true });
+  if (typeof fn !== 'function') invalidArgument(who, 'fn', 'a function', fn);
   const layers = stochasticLayers(model);
   const saved = layers.map((layer) => layer.samplingOverride);
   layers.forEach((layer, index) => {
-    const seeds =
-      options.seed === undefined ? undefined : new SeedStream(options.seed, `${index}:${layer.getClassName()}`);
-    layer.samplingOverride = { mode: options.mode, seeds };
+    const seeds = seed === undefined ? undefined : new SeedStream(seed, `${index}:${layer.getClassName()}`);
+    layer.samplingOverride = { mode, seeds };
   });
   try {
     return fn();
