@@ -1,0 +1,20 @@
+"""Regenerates every golden fixture under test/fixtures/ (see docs/parity.md).
+
+    python scripts/golden/make_fixtures.py
+
+Needs the reference stack of requirements.txt; tfjs-trust's tests only read the JSON it writes.
+"""
+
+import os
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Before TensorFlow loads: keep its banner out.
+# TFP's layers call tf_keras' deprecated `add_variable`; nothing to act on here.
+warnings.filterwarnings('ignore', category=UserWarning)
+
+import dense_flipout  # noqa: E402  (after the environment is set)
+import grad_cam  # noqa: E402
+
+if __name__ == '__main__':
+    dense_flipout.write()
+    grad_cam.write()
