@@ -54,8 +54,8 @@ function mix(value: number): number {
   return h >>> 0;
 }
 
-/** FNV-1a, so different salts give unrelated streams for the same seed. */
-function hashString(text: string): number {
+/** FNV-1a, so different salts (or stream names) give unrelated streams for the same seed. */
+export function hashString(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

@@ -1,0 +1,5 @@
+export * from './dataset';
+export * from './split';
+export * from './images';
+export * from './preprocess';
+export * from './class_balance';

@@ -1,0 +1,67 @@
+/**
+ * Tensor-side preparation of image batches: the VGG16 input convention and training augmentation.
+ * Pure tfjs, so it runs on any backend; the decoding itself lives in images.ts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, ShapeError } from '../errors';
+import { Rng } from './rng';
+
+/**
+ * ImageNet channel means in BGR order, as Keras' `imagenet_utils.preprocess_input` (mode 'caffe')
+ * subtracts them for VGG16 (Simonyan & Zisserman, ICLR 2015), whose weights were trained in Caffe.
+ */
+export const IMAGENET_BGR_MEANS = [103.939, 116.779, 123.68] as const;
+
+/** Keras VGG16 'caffe' preprocessing: RGB 0..255 to BGR, minus the ImageNet mean of each channel. No scaling. */
+export function vggPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
+  checkBatch('vggPreprocess', rgb);
+  return tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d([...IMAGENET_BGR_MEANS])));
+}
+
+export interface AugmentOptions {
+  /** The same seed and batch give the same result; vary it per batch and epoch. */
+  seed: number;
+  /** Mirror left-right with probability 1/2. Default true. */
+  flip?: boolean;
+  /** Rotate by a random multiple of 90° (square images) or by 0°/180° (others, to keep the shape). Default true. */
+  rotate?: boolean;
+}
+
+/**
+ * Light augmentation for dermoscopy, where a lesion has no preferred orientation: each image gets
+ * an independent random element of the symmetry group of its rectangle (mirror, then rotation).
+ * Every output pixel is an input pixel: no interpolation, no new values, nothing cropped.
+ */
+export function augment(images: tf.Tensor4D, options: AugmentOptions): tf.Tensor4D {
+  checkBatch('augment', images);
+  const seed = checkNumber('augment', 'options.seed', options?.seed, { integer: true });
+  const { flip = true, rotate = true } = options;
+  const [, height, width] = images.shape;
+  const quarterTurns = rotate ? (height === width ? [0, 1, 2, 3] : [0, 2]) : [0];
+  const rng = new Rng(seed, 'augment');
+  return tf.tidy(() => {
+    const transformed = tf.unstack(images).map((image) => {
+      const mirrored = flip && rng.next() < 0.5 ? tf.reverse(image, 1) : image;
+      return rotateQuarterTurns(mirrored as tf.Tensor3D, rng.pick(quarterTurns));
+    });
+    return transformed.length > 0 ? (tf.stack(transformed) as tf.Tensor4D) : tf.clone(images);
+  });
+}
+
+/** Rotates [height, width, channels] counter-clockwise by `turns` × 90°. */
+function rotateQuarterTurns(image: tf.Tensor3D, turns: number): tf.Tensor3D {
+  if (turns === 2) return tf.reverse(image, [0, 1]);
+  let out = image;
+  // One quarter turn counter-clockwise: transpose rows and columns, then reverse the rows.
+  for (let turn = 0; turn < turns; turn++) out = tf.reverse(tf.transpose(out, [1, 0, 2]), 0);
+  return out;
+}
+
+function checkBatch(who: string, images: tf.Tensor): void {
+  if (images.rank !== 4 || images.shape[3] !== 3) {
+    throw new ShapeError(
+      `${who}: images must be a batch of RGB images [batch, height, width, 3]; got shape [${images.shape.join(', ')}]. ` +
+        'Add a batch axis with tf.expandDims(image, 0) for a single image.',
+    );
+  }
+}
