@@ -39,7 +39,9 @@ export abstract class DenseVariational extends VariationalLayer {
 
   protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
     if (x.rank === 2) return super.applyKernel(x, mode, seeds);
-    const rows = tf.reshape(x, [-1, x.shape[x.rank - 1]]);
+    // Explicit row count, not -1: tfjs cannot infer -1 for an empty batch.
+    const rowCount = x.shape.slice(0, -1).reduce((product, size) => product * size, 1);
+    const rows = tf.reshape(x, [rowCount, x.shape[x.rank - 1]]);
     return tf.reshape(super.applyKernel(rows, mode, seeds), [...x.shape.slice(0, -1), this.units]);
   }
 

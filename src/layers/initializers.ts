@@ -10,12 +10,16 @@ export type InitializerSpec = Initializer | { className: string; config: seriali
 /** Turns an initializer or its serialised form into an initializer; `who` names the layer in errors. */
 export function resolveInitializer(who: string, argument: string, spec: InitializerSpec): Initializer {
   if (typeof (spec as Initializer)?.apply === 'function') return spec as Initializer;
-  const registered = serialization.SerializationMap.getMap().classNameMap[(spec as { className?: string })?.className ?? ''];
+  const classNames = serialization.SerializationMap.getMap().classNameMap;
+  const className = (spec as { className?: unknown })?.className;
+  // Own keys only: 'constructor' or 'toString' must not resolve to Object.prototype's members.
+  const own = typeof className === 'string' && Object.prototype.hasOwnProperty.call(classNames, className);
+  const registered = own ? classNames[className as string] : undefined;
   if (!registered) {
     invalidArgument(who, argument, 'a tf.initializers initializer or { className, config } of a registered one', spec);
   }
   const [cls, fromConfig] = registered;
-  const { className, config } = spec as { className: string; config: serialization.ConfigDict };
+  const { config } = spec as { config: serialization.ConfigDict };
   if (typeof config !== 'object' || config === null) {
     invalidArgument(who, `${argument}.config`, `the config object of a ${className}`, config);
   }
