@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Reading the golden fixtures written by `scripts/golden/make_fixtures.py` (TFP and Keras run in
+ * Python; see docs/parity.md). The tests only read the committed JSON: Python is never needed.
+ */
+
+/** Tolerance of every parity check: 1e-5, relative to the expected tensor's scale (see `expectClose`). */
+export const PARITY_TOLERANCE = 1e-5;
+
+export type Nested = number | Nested[];
+
+/** What every fixture file records besides its cases. */
+export interface Fixture<C> {
+  description: string;
+  generator: string;
+  versions: Record<string, string>;
+  cases: C[];
+}
+
+export function loadFixture<C>(filename: string): Fixture<C> {
+  const file = path.join(__dirname, '..', 'fixtures', filename);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture<C>;
+}
+
+/**
+ * Expects `actual` to match `expected` to PARITY_TOLERANCE · scale elementwise, where scale is
+ * `max(floor, max |expected|)`: absolute for values of order one, relative to the tensor's largest
+ * value where values are large (a float32 sum's rounding grows with its terms, not its result).
+ * `floor` 0 makes it purely relative, for tensors of tiny values.
+ */
+export function expectClose(actual: tf.Tensor, expected: Nested, { floor = 1 } = {}): void {
+  const want = tf.tensor(expected as number[]);
+  expect(actual.shape).toEqual(want.shape);
+  const [error, scale] = tf.tidy(() => [
+    tf.max(tf.abs(tf.sub(actual, want))).dataSync()[0],
+    Math.max(floor, tf.max(tf.abs(want)).dataSync()[0]),
+  ]);
+  want.dispose();
+  expect(error).toBeLessThanOrEqual(PARITY_TOLERANCE * scale);
+}
