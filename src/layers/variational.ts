@@ -73,7 +73,12 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   protected kernelRho!: tfl.LayerVariable;
   protected biasLoc: tfl.LayerVariable | null = null;
   protected biasRho: tfl.LayerVariable | null = null;
+  /** Per-weight prior means, present only when the prior has `meanFromWeights` (MOPED). */
+  protected kernelPriorMean: tfl.LayerVariable | null = null;
+  protected biasPriorMean: tfl.LayerVariable | null = null;
   private readonly seeds: SeedStream;
+  /** Its own stream, so a sampled KL (scale-mixture prior) does not shift the forward pass's noise. */
+  private readonly klSeeds: SeedStream;
   private readonly activationLayer: tfl.layers.Layer;
 
   constructor(args: VariationalLayerArgs) {
@@ -92,6 +97,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     // A saved config stores "no seed" as null (JSON has no undefined).
     this.seed = args.seed == null ? undefined : checkNumber(who, 'seed', args.seed, { integer: true });
     this.seeds = new SeedStream(this.seed, this.getClassName());
+    this.klSeeds = new SeedStream(this.seed, `${this.getClassName()}:kl`);
     // A seeded layer also starts from reproducible weights: the default initialisers share its seed.
     const initSeeds = new SeedStream(this.seed, `${this.getClassName()}:init`);
     this.kernelLocInitializer = resolveInitializer(
@@ -134,6 +140,13 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
         this.biasRho = this.addWeight('bias_rho', biasShape, 'float32', this.kernelRhoInitializer);
       }
     }
+    if (this.prior.meanFromWeights) {
+      const priorMean = tfl.initializers.constant({ value: this.prior.mean });
+      this.kernelPriorMean = this.addWeight('kernel_prior_mean', kernelShape, 'float32', priorMean, undefined, false);
+      if (this.biasRho) {
+        this.biasPriorMean = this.addWeight('bias_prior_mean', [this.outputChannels], 'float32', priorMean, undefined, false);
+      }
+    }
     this.addLoss(() => tf.tidy(() => tf.mul(this.klDivergence(), this.klWeight)));
     this.built = true;
   }
@@ -171,13 +184,18 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     return { loc: this.kernelLoc.read(), sigma: sigmaOf(this.kernelRho.read()) };
   }
 
-  /** KL(posterior ‖ prior) over the kernel (and the bias when Gaussian), before klWeight. */
+  /**
+   * KL(posterior ‖ prior) over the kernel (and the bias when Gaussian), before klWeight. Exact for a
+   * Normal prior; a fresh single-sample estimate on each call for the scale-mixture prior.
+   */
   klDivergence(): tf.Scalar {
     return tf.tidy(() => {
       const { loc, sigma } = this.kernelPosterior();
-      let kl = this.prior.divergence(loc, sigma);
+      const seeds = this.klSeeds;
+      let kl = this.prior.divergence(loc, sigma, { mean: this.kernelPriorMean?.read(), seeds });
       if (this.biasLoc && this.biasRho) {
-        kl = tf.add(kl, this.prior.divergence(this.biasLoc.read(), sigmaOf(this.biasRho.read())));
+        const biasSigma = sigmaOf(this.biasRho.read());
+        kl = tf.add(kl, this.prior.divergence(this.biasLoc.read(), biasSigma, { mean: this.biasPriorMean?.read(), seeds }));
       }
       return kl;
     });

@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { serialization } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, describe, invalidArgument, ShapeError } from '../errors';
+import type { SamplingMode } from './sampling';
+import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
+
+/** A size per spatial axis (height, width), or one number for both. */
+export type SpatialPair = number | [number, number];
+
+export interface Conv2DVariationalArgs extends VariationalLayerArgs {
+  /** Number of output channels. A positive integer. */
+  filters: number;
+  /** Kernel height and width. Positive integers. */
+  kernelSize: SpatialPair;
+  /** Step of the kernel over height and width. Default 1. */
+  strides?: SpatialPair;
+  /** `'valid'` (default: no padding) or `'same'` (pad so the output has ceil(input / stride) positions). */
+  padding?: 'valid' | 'same';
+  /** Spacing between kernel taps (atrous convolution). Default 1; cannot exceed 1 together with strides. */
+  dilationRate?: SpatialPair;
+}
+
+/**
+ * The 2-D convolution geometry shared by the conv variational layers: NHWC inputs, kernel
+ * [kernelHeight, kernelWidth, inChannels, filters], output conv2d(x, W) + b.
+ *
+ * No mode makes the rows of a batch independent draws: all positions of one image share the
+ * sampled kernel, so `'local'` (exact per position) is not exact jointly and the Monte Carlo
+ * predictor's fast path does not apply (`independentRowsMode` is null).
+ */
+export abstract class Conv2DVariational extends VariationalLayer {
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: 'valid' | 'same';
+  readonly dilationRate: [number, number];
+  readonly independentRowsMode: SamplingMode | null = null;
+
+  constructor(args: Conv2DVariationalArgs) {
+    super(args);
+    const who = this.who(args.name ?? '');
+    this.filters = checkNumber(who, 'filters', args.filters, { min: 1, integer: true });
+    this.kernelSize = spatialPair(who, 'kernelSize', args.kernelSize);
+    this.strides = spatialPair(who, 'strides', args.strides ?? 1);
+    this.padding = checkOneOf(who, 'padding', args.padding ?? 'valid', ['valid', 'same']);
+    this.dilationRate = spatialPair(who, 'dilationRate', args.dilationRate ?? 1);
+    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
+      invalidArgument(
+        who,
+        'strides',
+        '1 when dilationRate > 1 (tfjs conv2d supports one or the other)',
+        this.strides,
+        'Use strides 1 with dilation, or dilationRate 1 with strides.',
+      );
+    }
+  }
+
+  protected override get outputChannels(): number {
+    return this.filters;
+  }
+
+  protected override kernelShape(inputShape: tfl.Shape): number[] {
+    if (inputShape.length !== 4) {
+      throw new ShapeError(
+        `${this.who()}: input must have rank 4 [batch, height, width, channels]; got shape ${describe(inputShape)}. ` +
+          'Reshape images to NHWC.',
+      );
+    }
+    const inChannels = inputShape[3] as number;
+    this.inputSpec = [{ ndim: 4, axes: { [-1]: inChannels } }];
+    return [...this.kernelSize, inChannels, this.filters];
+  }
+
+  protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor =>
+    tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, this.strides, this.padding, 'NHWC', this.dilationRate);
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const [batch, height, width] = singleShape(inputShape);
+    const spatial = [height, width].map((size, axis) =>
+      convOutputLength(size, this.kernelSize[axis], this.strides[axis], this.dilationRate[axis], this.padding),
+    );
+    return [batch, ...spatial, this.filters];
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return {
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      dilationRate: this.dilationRate,
+      ...super.getConfig(),
+    };
+  }
+}
+
+/** Keras' conv_output_length: positions a dilated kernel visits along one axis. */
+function convOutputLength(size: number | null, kernel: number, stride: number, dilation: number, padding: string): number | null {
+  if (size === null) return null;
+  const span = (kernel - 1) * dilation + 1;
+  const covered = padding === 'same' ? size : size - span + 1;
+  return Math.max(0, Math.floor((covered + stride - 1) / stride));
+}
+
+/** Validates a spatial size given as one number or [height, width]; returns the pair. */
+function spatialPair(who: string, argument: string, value: SpatialPair): [number, number] {
+  const pair = typeof value === 'number' ? [value, value] : value;
+  if (!Array.isArray(pair) || pair.length !== 2) {
+    invalidArgument(who, argument, 'a positive integer or [height, width] of them', value);
+  }
+  pair.forEach((size) => checkNumber(who, argument, size, { min: 1, integer: true }));
+  return [pair[0], pair[1]];
+}

@@ -1,0 +1,221 @@
+import { serialization } from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { SeedStream } from '../random';
+import { checkBoolean, checkModel, checkOptions } from '../validation';
+import { Conv2DFlipout } from './conv2d_flipout';
+import { Conv2DReparameterization } from './conv2d_reparameterization';
+import { DenseFlipout } from './dense_flipout';
+import { DenseLocalReparameterization } from './dense_local_reparameterization';
+import { DenseReparameterization } from './dense_reparameterization';
+import { deterministicWeight, MOPED_DELTA, mopedInitialize } from './moped';
+import type { PriorSpec } from './priors';
+import { allLayers, isStochastic } from './sampling';
+import type { VariationalLayer } from './variational';
+
+type Layer = tfl.layers.Layer;
+type ConfigDict = serialization.ConfigDict;
+/** One entry of a model config's `layers` list (functional entries also carry `name` and `inboundNodes`). */
+interface LayerEntry {
+  className: string;
+  config: ConfigDict;
+  [key: string]: unknown;
+}
+
+/** Which estimator the converted layers sample with; `'local'` exists for Dense layers only. */
+export type ConverterEstimator = 'flipout' | 'sample' | 'local';
+/** Which Dense and Conv2D layers to convert: all, the last n in topological order, or by name. */
+export type LayerSelection = 'all' | { last: number } | string[];
+
+export interface ToBayesianOptions {
+  /** Layers to convert, nested models included. Default `'all'`. */
+  layers?: LayerSelection;
+  /** MOPED's δ: each posterior sigma starts at δ·|w|. Default 0.1. */
+  delta?: number;
+  /** Also centre each weight's prior on its trained value (MOPED's empirical-Bayes prior). Default false. */
+  priorFromWeights?: boolean;
+  /** The prior of the converted layers. Default N(0, 1). */
+  prior?: PriorSpec;
+  /** klWeight of every converted layer: set it to 1 / (number of training examples). Default 1. */
+  klWeight?: number;
+  /** `'flipout'` (default), `'sample'` (one shared weight sample) or `'local'` (Dense only). */
+  estimator?: ConverterEstimator;
+  /** Seed: each converted layer gets its own seed derived from it. Default: fresh randomness. */
+  seed?: number;
+}
+
+const OPTION_NAMES = ['layers', 'delta', 'priorFromWeights', 'prior', 'klWeight', 'estimator', 'seed'];
+const ESTIMATOR_NAMES: readonly ConverterEstimator[] = ['flipout', 'sample', 'local'];
+
+/** The variational counterpart of each convertible class, per estimator. */
+const COUNTERPARTS: Record<string, Partial<Record<ConverterEstimator, string>>> = {
+  Dense: {
+    flipout: DenseFlipout.className,
+    sample: DenseReparameterization.className,
+    local: DenseLocalReparameterization.className,
+  },
+  Conv2D: { flipout: Conv2DFlipout.className, sample: Conv2DReparameterization.className },
+};
+
+/**
+ * The config keys a counterpart keeps. Initialisers, regularisers and constraints are dropped:
+ * MOPED replaces the former, the KL term the regularisers.
+ */
+const KEPT_KEYS: Record<string, string[]> = {
+  Dense: ['units'],
+  Conv2D: ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate'],
+};
+const COMMON_KEYS = ['name', 'trainable', 'dtype', 'batchInputShape', 'activation', 'useBias'];
+
+interface Settings {
+  estimator: ConverterEstimator;
+  klWeight: number;
+  prior: PriorSpec;
+  delta: number;
+}
+
+/**
+ * Returns a NEW model in which the chosen Dense and Conv2D layers (nested models included) are
+ * their variational counterparts (Dense → DenseFlipout, Conv2D → Conv2DFlipout by default),
+ * MOPED-initialised from the trained weights (loc = w, sigma = δ·|w|; Krishnan et al. 2020).
+ * Every other layer is rebuilt from its config with its weights copied; frozen layers stay frozen.
+ * The original model is not modified. The new model is not compiled.
+ *
+ * A Sequential whose first layer is a nested model gets an explicit InputLayer first: without it
+ * tfjs-layers gives that Sequential no node of the nested model, and its `calculateLosses()` (what
+ * an enclosing model reads) silently drops the nested layers' KL terms.
+ */
+export function toBayesian(model: tfl.LayersModel, options: ToBayesianOptions = {}): tfl.LayersModel {
+  const who = 'toBayesian';
+  checkModel(who, 'model', model);
+  const opts = checkOptions(who, options, OPTION_NAMES);
+  const settings = resolveSettings(who, opts);
+  const chosen = selectLayers(who, model, opts.layers ?? 'all');
+  const seeds = new SeedStream(opts.seed === undefined ? undefined : checkNumber(who, 'options.seed', opts.seed, { integer: true }), who);
+  const replacements = new Map(chosen.map((layer) => [layer, counterpartEntry(who, layer, settings, seeds.next())]));
+  const config = rewriteContainer(model, model.getConfig(), replacements);
+  const [cls, fromConfig] = serialization.SerializationMap.getMap().classNameMap[model.getClassName()];
+  const converted = fromConfig(cls, config) as tfl.LayersModel;
+  transferWeights(model, converted, new Set(chosen), settings.delta);
+  return converted;
+}
+
+function resolveSettings(who: string, opts: ToBayesianOptions): Settings {
+  const prior = opts.prior ?? {};
+  if (typeof prior !== 'object' || prior === null) invalidArgument(who, 'options.prior', 'a prior spec object', prior);
+  const meanFromWeights =
+    opts.priorFromWeights === undefined ? prior.meanFromWeights : checkBoolean(who, 'options.priorFromWeights', opts.priorFromWeights);
+  return {
+    estimator: checkOneOf(who, 'options.estimator', opts.estimator ?? 'flipout', ESTIMATOR_NAMES),
+    klWeight: checkNumber(who, 'options.klWeight', opts.klWeight ?? 1, { min: 0 }),
+    prior: { ...prior, meanFromWeights: meanFromWeights ?? false },
+    delta: checkNumber(who, 'options.delta', opts.delta ?? MOPED_DELTA, { min: 0 }),
+  };
+}
+
+/** The convertible layers `selection` names, in topological order. */
+function selectLayers(who: string, model: tfl.LayersModel, selection: LayerSelection): Layer[] {
+  const candidates = allLayers(model).filter((layer) => layer.getClassName() in COUNTERPARTS);
+  if (candidates.length === 0) {
+    invalidArgument(who, 'model', 'a model with Dense or Conv2D layers', model.name, 'There is nothing to convert.');
+  }
+  if (selection === 'all') return candidates;
+  if (Array.isArray(selection)) {
+    const names = candidates.map((layer) => `'${layer.name}'`).join(', ');
+    for (const name of selection) {
+      if (!candidates.some((layer) => layer.name === name)) {
+        invalidArgument(who, 'options.layers', `names of the model's Dense or Conv2D layers (${names})`, name);
+      }
+    }
+    return candidates.filter((layer) => selection.includes(layer.name));
+  }
+  if (typeof selection === 'object' && selection !== null && 'last' in selection) {
+    const last = checkNumber(who, 'options.layers.last', selection.last, { min: 1, max: candidates.length, integer: true });
+    return candidates.slice(-last);
+  }
+  return invalidArgument(who, 'options.layers', "'all', { last: n } or an array of layer names", selection);
+}
+
+/** The config entry of `layer`'s variational counterpart. */
+function counterpartEntry(who: string, layer: Layer, settings: Settings, seed: number | undefined): LayerEntry {
+  const kind = layer.getClassName();
+  const className = COUNTERPARTS[kind][settings.estimator];
+  if (!className) {
+    invalidArgument(
+      who,
+      'options.estimator',
+      "'flipout' or 'sample' when converting a Conv2D layer",
+      settings.estimator,
+      `'${layer.name}' is a Conv2D: local reparameterisation is exact only for dense layers; or leave it out of options.layers.`,
+    );
+  }
+  const source = layer.getConfig();
+  if (source.dataFormat === 'channelsFirst') {
+    invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'Conv2DFlipout works on NHWC.');
+  }
+  const kept = [...COMMON_KEYS, ...KEPT_KEYS[kind]].filter((key) => source[key] !== undefined);
+  const config: ConfigDict = Object.fromEntries(kept.map((key) => [key, source[key]]));
+  return {
+    className,
+    config: { ...config, klWeight: settings.klWeight, prior: settings.prior as ConfigDict, seed: seed ?? null },
+  };
+}
+
+/** `container`'s config with the chosen layers swapped for their counterparts, recursively. */
+function rewriteContainer(container: Layer, config: ConfigDict, replacements: Map<Layer, LayerEntry>): ConfigDict {
+  const entries = (config.layers as unknown as LayerEntry[]).map((entry) => {
+    const layer = childNamed(container, entry.config.name as string);
+    const replacement = layer && replacements.get(layer);
+    if (replacement) return { ...entry, ...replacement };
+    if (layer && nestedLayers(layer)) return { ...entry, config: rewriteContainer(layer, entry.config, replacements) };
+    return entry;
+  });
+  // Only where it matters (the nested model holds layers with a KL), so other models keep their layer lists.
+  const first = childNamed(container, (entries[0]?.config.name as string) ?? '');
+  const needsInput =
+    container.getClassName() === 'Sequential' &&
+    first !== undefined &&
+    nestedLayers(first) !== undefined &&
+    allLayers(first as tfl.LayersModel).some((layer) => replacements.has(layer) || isStochastic(layer));
+  const layers = needsInput ? [inputEntry(first as tfl.LayersModel), ...entries] : entries;
+  return { ...config, layers: layers as unknown as ConfigDict[] };
+}
+
+/** An explicit InputLayer matching a nested model's input, so the Sequential gets its own node of it. */
+function inputEntry(nested: tfl.LayersModel): LayerEntry {
+  const [input] = nested.inputs;
+  return {
+    className: 'InputLayer',
+    config: { batchInputShape: input.shape, dtype: input.dtype, sparse: false, name: `${nested.name}_input` },
+  };
+}
+
+/** Copies weights and trainable flags from `source` into its rebuilt twin; MOPED for the converted layers. */
+function transferWeights(source: Layer, target: Layer, chosen: Set<Layer>, delta: number): void {
+  target.trainable = source.trainable;
+  for (const targetLayer of nestedLayers(target) ?? []) {
+    const sourceLayer = childNamed(source, targetLayer.name);
+    if (!sourceLayer) continue; // the InputLayer rewriteContainer added
+    if (chosen.has(sourceLayer)) {
+      const weights = { kernel: deterministicWeight(sourceLayer, 'kernel')!, bias: deterministicWeight(sourceLayer, 'bias') };
+      mopedInitialize(targetLayer as VariationalLayer, weights, { delta });
+      targetLayer.trainable = sourceLayer.trainable;
+    } else if (nestedLayers(sourceLayer)) {
+      transferWeights(sourceLayer, targetLayer, chosen, delta);
+    } else {
+      targetLayer.setWeights(sourceLayer.getWeights());
+      targetLayer.trainable = sourceLayer.trainable;
+    }
+  }
+}
+
+/** The layers of a nested model, or undefined for a plain layer. */
+function nestedLayers(layer: Layer): Layer[] | undefined {
+  const nested = (layer as unknown as { layers?: Layer[] }).layers;
+  return Array.isArray(nested) ? nested : undefined;
+}
+
+function childNamed(container: Layer, name: string): Layer | undefined {
+  return nestedLayers(container)?.find((layer) => layer.name === name);
+}
+
