@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampling';
+import { findTargetLayer } from './find_layer';
+import { normalizePerMap, resizeMaps } from './maps';
+import { CAM_METHODS, type CamContext, type CamMethod, type CamMethodDefinition, type MapRule } from './method';
+import { CAM_METHOD_DEFINITIONS } from './methods';
+import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget } from './model_checks';
+import { probeLayer } from './probe';
+import { classScores, withScore, type ScoreKind } from './score';
+
+export interface CamOptions {
+  /** Which CAM method (see docs/explain.md for which to pick). Default 'gradcam'. */
+  method?: CamMethod;
+  /** Return the maps at the layer's resolution instead of upsampling them to the image. Default false. */
+  raw?: boolean;
+  /** The class score explained: 'logit' (default; before a final softmax) or 'probability'. */
+  score?: ScoreKind;
+  /**
+   * How stochastic (variational) layers behave during the pass: 'mean' (default) explains the
+   * posterior-mean network; 'sample' explains one network drawn from the posterior (with `seed`,
+   * reproducibly); any other sampling mode is passed to the layers as is.
+   */
+  sampling?: SamplingMode;
+  /** Seed of the noise when `sampling` is not 'mean'. */
+  seed?: number;
+  /** Score-CAM: masked images per forward pass. Default 32; lower it if memory runs out. */
+  scoreCamBatchSize?: number;
+}
+
+/** Everything a CAM run needs, validated once. */
+export interface CamRequest {
+  who: string;
+  model: tfl.LayersModel;
+  layer: tfl.layers.Layer;
+  images: tf.Tensor4D;
+  classes: number[] | 'predicted';
+  method: CamMethodDefinition;
+  raw: boolean;
+  score: ScoreKind;
+  scoreCamBatchSize: number;
+}
+
+const DEFAULT_SCORE_CAM_BATCH_SIZE = 32;
+
+/** Validates the arguments every CAM entry point shares, so errors come before any computation. */
+export function prepareCam(
+  who: string,
+  model: tfl.LayersModel,
+  layerName: string,
+  classIdx: ClassTarget,
+  images: tf.Tensor4D,
+  options: Omit<CamOptions, 'sampling' | 'seed'>,
+): CamRequest {
+  if (options === null || typeof options !== 'object') invalidArgument(who, 'options', 'an object', options);
+  const numClasses = checkClassifier(model, who);
+  const layer = findTargetLayer(model, layerName, who);
+  const checkedImages = checkImages(model, images, who);
+  return {
+    who,
+    model,
+    layer,
+    images: checkedImages,
+    classes: resolveClassTarget(classIdx, checkedImages.shape[0], numClasses, who),
+    method: CAM_METHOD_DEFINITIONS[checkOneOf(who, 'options.method', options.method ?? 'gradcam', CAM_METHODS)],
+    raw: options.raw ?? false,
+    score: checkOneOf(who, 'options.score', options.score ?? 'logit', ['logit', 'probability'] as const),
+    scoreCamBatchSize: checkNumber(who, 'options.scoreCamBatchSize', options.scoreCamBatchSize ?? DEFAULT_SCORE_CAM_BATCH_SIZE, {
+      min: 1,
+      integer: true,
+    }),
+  };
+}
+
+/**
+ * Class activation maps [batch, H, W] in [0, 1], one per image, for the class each image is
+ * explained for, at the layer `layerName` (`'base/block5_conv3'` for a layer of a nested model).
+ * One forward and (for gradient methods) one backward pass for the whole batch, in inference mode.
+ */
+export function cam(
+  model: tfl.LayersModel,
+  layerName: string,
+  classIdx: ClassTarget,
+  images: tf.Tensor4D,
+  options: CamOptions = {},
+): tf.Tensor3D {
+  const request = prepareCam('cam', model, layerName, classIdx, images, options);
+  const sampling = checkOneOf('cam', 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
+  const seed = options.seed === undefined ? undefined : checkNumber('cam', 'options.seed', options.seed, { integer: true });
+  return runCam(request, { mode: sampling, seed });
+}
+
+/** Grad-CAM (Selvaraju et al. 2017): `cam` with method 'gradcam'. */
+export function gradCam(
+  model: tfl.LayersModel,
+  layerName: string,
+  classIdx: ClassTarget,
+  images: tf.Tensor4D,
+  options: Omit<CamOptions, 'method'> = {},
+): tf.Tensor3D {
+  return cam(model, layerName, classIdx, images, { ...options, method: 'gradcam' });
+}
+
+/**
+ * The engine: forward (and backward) at the layer, the method's map, ReLU, per-image min-max
+ * normalisation, bilinear upsampling. `sampling.mode` undefined leaves each stochastic layer in its own mode.
+ */
+export function runCam(request: CamRequest, sampling: { mode?: SamplingMode; seed?: number }): tf.Tensor3D {
+  const { model, layer, images, method, who } = request;
+  return withSampling(model, sampling, () =>
+    withScore(model, request.score, (toScores) => {
+      const pass = probeLayer(model, layer, images, { classes: request.classes, toScores, gradients: method.usesGradients, who });
+      try {
+        return tf.tidy(() => {
+          const context: CamContext = {
+            activations: pass.activations,
+            images,
+            classes: pass.classes,
+            scoreCamBatchSize: request.scoreCamBatchSize,
+            scoreImages: (batch, classes) =>
+              tf.tidy(() => classScores(toScores(model.apply(batch, { training: false }) as tf.Tensor), classes).scores),
+          };
+          const map = method.usesGradients ? applyRule(method, { ...context, gradients: pass.gradients! }) : applyRule(method, context);
+          // Selvaraju et al. 2017, eq. 2: only features with a positive influence on the class are kept.
+          const normalised = normalizePerMap(tf.relu(map)) as tf.Tensor3D;
+          return request.raw ? normalised : resizeMaps(normalised, images.shape[1], images.shape[2]);
+        });
+      } finally {
+        pass.dispose();
+      }
+    }),
+  );
+}
+
+/** The method's map before the ReLU: Σ_k w_k A_k from its channel weights, or its own element-wise map. */
+function applyRule<C extends CamContext>(rule: MapRule<C>, context: C): tf.Tensor3D {
+  if (rule.map) return rule.map(context);
+  const weights = rule.channelWeights(context);
+  const [batch, channels] = weights.shape;
+  return tf.sum(tf.mul(context.activations, tf.reshape(weights, [batch, 1, 1, channels])), -1) as tf.Tensor3D;
+}

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { ArgumentError, ShapeError, describe } from '../errors';
+
+/** Which class each image is explained for: one for all, one per image, or the model's argmax. */
+export type ClassTarget = number | number[] | 'predicted';
+
+/** Checks that the model maps one image batch to one [batch, classes] output; returns the class count. */
+export function checkClassifier(model: tfl.LayersModel, who: string): number {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new ShapeError(
+      `${who}: model must have one input and one output; got ${model.inputs.length} inputs and ${model.outputs.length} outputs. ` +
+        'Build a single-input, single-output model around the part to explain.',
+    );
+  }
+  const outputShape = model.outputs[0].shape;
+  if (outputShape.length !== 2 || outputShape[1] === null) {
+    throw new ShapeError(
+      `${who}: model output must be [batch, classes]; got shape ${describe(outputShape)}. Explain a classifier's class scores.`,
+    );
+  }
+  return outputShape[1];
+}
+
+/** Checks that `images` is a 4-D batch the model accepts (every fixed input dimension matches). */
+export function checkImages(model: tfl.LayersModel, images: unknown, who: string): tf.Tensor4D {
+  const expected = model.inputs[0].shape;
+  const pretty = `[batch, ${expected.slice(1).map((d) => d ?? 'any').join(', ')}]`;
+  if (!(images instanceof tf.Tensor)) {
+    throw new ArgumentError(`${who}: images must be a tf.Tensor4D ${pretty}; got ${describe(images)}.`);
+  }
+  const fits = images.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === images.shape[i]);
+  if (!fits || images.rank !== 4 || images.shape[0] === 0) {
+    throw new ShapeError(
+      `${who}: images must have shape ${pretty} (the model's input); got ${describe(images.shape)}. ` +
+        'Resize the images to the model input size and stack them into one 4-D batch.',
+    );
+  }
+  return images as tf.Tensor4D;
+}
+
+/** Turns a ClassTarget into one class index per image, or 'predicted'; throws on indices out of range. */
+export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): number[] | 'predicted' {
+  if (classIdx === 'predicted') return 'predicted';
+  const expected = `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), or 'predicted'`;
+  const list = Array.isArray(classIdx) ? classIdx : [classIdx];
+  const valid = (c: unknown): boolean => Number.isInteger(c) && (c as number) >= 0 && (c as number) < numClasses;
+  if ((Array.isArray(classIdx) && classIdx.length !== batch) || !list.every(valid)) {
+    throw new ArgumentError(`${who}: classIdx must be ${expected}; got ${describe(classIdx)}.`);
+  }
+  return Array.isArray(classIdx) ? (classIdx as number[]) : new Array<number>(batch).fill(classIdx as number);
+}

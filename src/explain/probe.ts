@@ -1,0 +1,108 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { ShapeError } from '../errors';
+import { outputShapeOf } from './find_layer';
+import { patch } from './patch';
+import { classScores } from './score';
+
+/** What one pass through the model records at the target layer. The caller disposes it. */
+export interface LayerPass {
+  /** The target layer's output A [batch, height, width, channels]. */
+  activations: tf.Tensor4D;
+  /** d(class score)/dA, same shape, when gradients were asked for; else null. */
+  gradients: tf.Tensor4D | null;
+  /** The class explained for each image (the argmax for 'predicted'). */
+  classes: number[];
+  dispose(): void;
+}
+
+export interface ProbeOptions {
+  classes: number[] | 'predicted';
+  /** Turns the model's output into [batch, classes] scores (see withScore). */
+  toScores: (output: tf.Tensor) => tf.Tensor;
+  gradients: boolean;
+  who: string;
+}
+
+/**
+ * Records the activations of `layer` and, when asked, their gradients, for the whole batch in one
+ * forward and one backward pass, whatever the model's shape (branches, residual adds after the
+ * layer, nested models). The layer's `call` is patched for the duration to return `A + probe`,
+ * with `probe` a zeros tensor of A's shape: then d(score)/d(probe) = d(score)/dA, and the backward
+ * pass stops at the layer instead of running down to the input.
+ */
+export function probeLayer(model: tfl.LayersModel, layer: tfl.layers.Layer, images: tf.Tensor4D, options: ProbeOptions): LayerPass {
+  const shape = outputShapeOf(layer)!;
+  const probeShape = shape.slice(1).every((d) => d !== null)
+    ? [images.shape[0], ...(shape.slice(1) as number[])]
+    : discoverShape(model, layer, images, options);
+  const probe = options.gradients ? tf.zeros(probeShape) : null;
+  try {
+    return recordPass(model, layer, images, options, probe);
+  } finally {
+    probe?.dispose();
+  }
+}
+
+/** For a layer whose spatial size depends on the input (a fully convolutional model): one extra forward. */
+function discoverShape(model: tfl.LayersModel, layer: tfl.layers.Layer, images: tf.Tensor4D, options: ProbeOptions): number[] {
+  const pass = recordPass(model, layer, images, { ...options, gradients: false }, null);
+  const shape = pass.activations.shape;
+  pass.dispose();
+  return shape;
+}
+
+function recordPass(
+  model: tfl.LayersModel,
+  layer: tfl.layers.Layer,
+  images: tf.Tensor4D,
+  options: ProbeOptions,
+  probe: tf.Tensor | null,
+): LayerPass {
+  const kept: tf.Tensor[] = [];
+  let calls = 0;
+  const originalCall = layer.call;
+  const restore = patch(layer, 'call', (inputs: tf.Tensor | tf.Tensor[], kwargs: Parameters<typeof originalCall>[1]) => {
+    const output = originalCall.call(layer, inputs, kwargs) as tf.Tensor;
+    calls += 1;
+    kept.push(tf.keep(output));
+    // Inference-mode execution disposes intermediate tensors once used: hand it a copy.
+    return probe ? tf.add(output, probe) : tf.clone(output);
+  });
+  const recorded: { classes?: tf.Tensor; gradients?: tf.Tensor4D } = {};
+  const totalScore = (): tf.Scalar => {
+    const output = model.apply(images, { training: false }) as tf.Tensor;
+    const picked = classScores(options.toScores(output), options.classes);
+    recorded.classes = tf.keep(picked.classes);
+    return tf.sum(picked.scores);
+  };
+  let failure: unknown = null;
+  try {
+    if (probe) recorded.gradients = tf.grad((_probe: tf.Tensor) => totalScore())(probe) as tf.Tensor4D;
+    else tf.tidy(() => void totalScore());
+  } catch (error) {
+    failure = error;
+  } finally {
+    restore();
+  }
+  const { classes, gradients = null } = recorded;
+  if (failure !== null || calls !== 1 || !classes) {
+    tf.dispose([...kept, ...(classes ? [classes] : []), ...(gradients ? [gradients] : [])]);
+    if (calls !== 1) {
+      throw new ShapeError(
+        `${options.who}: layer '${layer.name}' must run exactly once in the model's forward pass; it ran ${calls} times. ` +
+          'Explain a layer on the path from the input to the output that is not shared.',
+      );
+    }
+    throw failure;
+  }
+  const classList = Array.from(classes.dataSync());
+  classes.dispose();
+  const activations = kept[0] as tf.Tensor4D;
+  return {
+    activations,
+    gradients,
+    classes: classList,
+    dispose: () => tf.dispose(gradients ? [activations, gradients] : [activations]),
+  };
+}

@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { patch } from './patch';
+
+/**
+ * What "the class score" is. `'logit'`: the score before a final softmax (Selvaraju et al. 2017,
+ * sec. 3: softmax couples the classes, so its gradient mixes in the evidence for the others).
+ * `'probability'`: the softmax output (applied here when the model does not end in one).
+ */
+export type ScoreKind = 'logit' | 'probability';
+
+type Layer = tfl.layers.Layer;
+type ActivationHolder = { activation?: { getClassName?: () => string } };
+
+/** The layer that produces the model's output, looking inside a nested model that ends it. */
+function finalLayer(model: tfl.LayersModel): Layer {
+  let layer = model.outputs[0].sourceLayer as Layer;
+  for (;;) {
+    const nested = (layer as unknown as { outputs?: tfl.SymbolicTensor[] }).outputs;
+    if (!Array.isArray(nested) || nested.length !== 1) return layer;
+    layer = nested[0].sourceLayer as Layer;
+  }
+}
+
+/** Who holds a softmax activation object: the layer itself (Dense, Activation) or its inner activation layer (variational layers). */
+function softmaxHolder(layer: Layer): ActivationHolder | null {
+  const candidates = [layer, (layer as unknown as { activationLayer?: unknown }).activationLayer] as ActivationHolder[];
+  return candidates.find((holder) => holder?.activation?.getClassName?.() === 'softmax') ?? null;
+}
+
+const LINEAR = { apply: (x: tf.Tensor) => x, getClassName: () => 'linear' };
+const identity = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
+
+/**
+ * Finds a final softmax, wherever it sits (a layer's activation, an Activation layer, a Softmax
+ * layer), and returns the function that switches it off (which returns the function that switches
+ * it back on); null if the model does not end in a softmax.
+ */
+function finalSoftmax(model: tfl.LayersModel): (() => () => void) | null {
+  const layer = finalLayer(model);
+  if (layer.getClassName() === 'Softmax') return () => patch(layer, 'call', identity);
+  const holder = softmaxHolder(layer);
+  return holder ? () => patch(holder, 'activation', LINEAR) : null;
+}
+
+/**
+ * Runs `fn` with the model set up to produce the requested score, passing it the function that
+ * turns the model's output into [batch, classes] scores. Restores the model even if `fn` throws.
+ */
+export function withScore<T>(model: tfl.LayersModel, kind: ScoreKind, fn: (toScores: (output: tf.Tensor) => tf.Tensor) => T): T {
+  const disableSoftmax = finalSoftmax(model);
+  if (kind === 'probability') return fn(disableSoftmax ? identity : (output) => tf.softmax(output));
+  const restore = disableSoftmax?.();
+  try {
+    return fn(identity);
+  } finally {
+    restore?.();
+  }
+}
+
+/**
+ * Each image's score for its class: `classes` per image, or the argmax of `scores` for 'predicted'.
+ * Returns the scores [batch] and the classes used [batch] (int32).
+ */
+export function classScores(scores: tf.Tensor, classes: number[] | 'predicted'): { scores: tf.Tensor1D; classes: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const chosen = classes === 'predicted' ? tf.argMax(scores, 1) : tf.tensor1d(classes, 'int32');
+    const picked = tf.sum(tf.mul(scores, tf.oneHot(chosen, scores.shape[1]!)), 1) as tf.Tensor1D;
+    return { scores: picked, classes: chosen as tf.Tensor1D };
+  });
+}
