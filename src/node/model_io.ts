@@ -58,7 +58,48 @@ export async function saveModel(model: tfl.LayersModel, dir: string): Promise<vo
 
 /** Loads a layers model saved by `saveModel` or by tensorflowjs_converter from a folder or its model.json. */
 export async function loadModel(location: string): Promise<tfl.LayersModel> {
-  return tfl.loadLayersModel(tf.io.fromMemory(readModelArtifacts(location)));
+  const artifacts = readModelArtifacts(location);
+  const values = (artifacts.weightSpecs ?? []).reduce((sum, spec) => sum + spec.shape.reduce((p, d) => p * d, 1), 0);
+  const { created, restore } = limitWeightAllocation(location, values);
+  try {
+    return await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (error) {
+    created.forEach((variable) => variable.dispose());
+    if (error instanceof DataError) throw error;
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new DataError(`loadModel: ${location} does not load (${reason}). Its topology and weights do not match: re-save the model.`);
+  } finally {
+    restore();
+  }
+}
+
+type AddWeight = (this: tfl.layers.Layer, name: string, shape: tfl.Shape, ...rest: unknown[]) => tfl.LayerVariable;
+
+/**
+ * tfjs allocates every weight of a topology (as zeros) before it compares them with the file, so
+ * a hostile `units: 1e9` would exhaust memory first. Until `restore` is called, no layer may create
+ * more weight values in total than the weight files hold (`values`); `created` lists the weights
+ * made, for disposal when the load fails.
+ */
+function limitWeightAllocation(location: string, values: number): { created: tfl.LayerVariable[]; restore: () => void } {
+  const layerPrototype = tfl.layers.Layer.prototype as unknown as { addWeight: AddWeight };
+  const addWeight = layerPrototype.addWeight;
+  const created: tfl.LayerVariable[] = [];
+  let left = values;
+  layerPrototype.addWeight = function (name, shape, ...rest) {
+    const size = shape.reduce((product: number, d) => product * (d ?? 1), 1);
+    if (size > left) {
+      throw new DataError(
+        `loadModel: layer '${this.name}' of ${location} asks for weight '${name}' of shape ${describe(shape)}, ` +
+          `more than the ${values} values its weight files hold. The topology does not match the weights: do not load this model.`,
+      );
+    }
+    left -= size;
+    const variable = addWeight.call(this, name, shape, ...rest);
+    created.push(variable);
+    return variable;
+  };
+  return { created, restore: () => (layerPrototype.addWeight = addWeight) };
 }
 
 /**
@@ -187,7 +228,8 @@ function checkLayerClasses(jsonPath: string, topology: object): void {
       const config = record.config;
       const className = record.class_name;
       const isLayer = typeof className === 'string' && typeof config === 'object' && config !== null && 'name' in config;
-      if (isLayer && !(className in known)) unknown.add(className);
+      // Own keys only: a class named 'constructor' must not pass as Object.prototype's member.
+      if (isLayer && !Object.prototype.hasOwnProperty.call(known, className)) unknown.add(className);
       Object.values(record).forEach(visit);
     }
   };
