@@ -1,1 +1,17 @@
-export {};
+/**
+ * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
+ * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
+ * selective-prediction metrics, temperature scaling and conformal prediction sets.
+ */
+export { McPredictor, mcPredict } from './predictor';
+export type { McPredictOptions } from './predictor';
+export { McPrediction } from './prediction';
+export type { McStrategy, McSummary, McSummaryOptions } from './prediction';
+export { kernelDensity, DEGENERATE_BANDWIDTH } from './density';
+export type { KernelDensity, KernelDensityOptions, BandwidthRule } from './density';
+export { accuracy, balancedAccuracy, negativeLogLikelihood, brierScore, confusionMatrix, rocAuc, accuracyCoverage } from './metrics';
+export type { RocAuc, AccuracyCoverage } from './metrics';
+export { calibration, fitTemperature, applyTemperature } from './calibration';
+export type { Calibration, CalibrationBin, TemperatureFit } from './calibration';
+export { ConformalClassifier, setMetrics } from './conformal';
+export type { ConformalOptions, ConformalScore } from './conformal';

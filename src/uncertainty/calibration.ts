@@ -1,0 +1,110 @@
+import { checkNumber } from '../errors';
+import { argmax, checkPredictions, checkScores, mean } from './checks';
+import { negativeLogLikelihood } from './metrics';
+
+export interface CalibrationBin {
+  /** The bin holds confidences in (lower, upper]; the first bin also holds 0. */
+  lower: number;
+  upper: number;
+  count: number;
+  /** Mean confidence (top-class probability) in the bin; 0 for an empty bin. */
+  confidence: number;
+  /** Accuracy in the bin; 0 for an empty bin. */
+  accuracy: number;
+}
+
+export interface Calibration {
+  /** Expected calibration error: Σ_b (n_b / N) |accuracy_b − confidence_b|. */
+  ece: number;
+  /** Maximum calibration error: max over non-empty bins of |accuracy_b − confidence_b|. */
+  mce: number;
+  /** The reliability diagram's data. */
+  bins: CalibrationBin[];
+}
+
+const DEFAULT_BINS = 15;
+
+/**
+ * Expected and maximum calibration error over equal-width confidence bins, with the data of the
+ * reliability diagram (Naeini et al. 2015; Guo et al. 2017, "On Calibration of Modern Neural
+ * Networks", §2, which uses 15 bins).
+ */
+export function calibration(probs: number[][], labels: number[], options: { bins?: number } = {}): Calibration {
+  const who = 'calibration';
+  checkPredictions(who, probs, labels);
+  const binCount = checkNumber(who, 'options.bins', options.bins ?? DEFAULT_BINS, { min: 1, integer: true });
+  const sums = Array.from({ length: binCount }, () => ({ count: 0, confidence: 0, correct: 0 }));
+  probs.forEach((row, i) => {
+    const predicted = argmax(row);
+    const confidence = row[predicted];
+    const bin = sums[Math.min(Math.max(Math.ceil(confidence * binCount) - 1, 0), binCount - 1)];
+    bin.count += 1;
+    bin.confidence += confidence;
+    bin.correct += predicted === labels[i] ? 1 : 0;
+  });
+  const bins = sums.map(({ count, confidence, correct }, b) => ({
+    lower: b / binCount,
+    upper: (b + 1) / binCount,
+    count,
+    confidence: count > 0 ? confidence / count : 0,
+    accuracy: count > 0 ? correct / count : 0,
+  }));
+  const gaps = bins.filter((bin) => bin.count > 0).map((bin) => ({ weight: bin.count / probs.length, gap: Math.abs(bin.accuracy - bin.confidence) }));
+  return {
+    ece: gaps.reduce((sum, { weight, gap }) => sum + weight * gap, 0),
+    mce: Math.max(...gaps.map(({ gap }) => gap)),
+    bins,
+  };
+}
+
+/** Temperatures searched by fitTemperature: beyond these a model is no longer worth rescaling. */
+const TEMPERATURE_RANGE: [number, number] = [1e-2, 1e2];
+const BISECTION_STEPS = 100;
+
+export interface TemperatureFit {
+  temperature: number;
+  /** NLL of softmax(logits), before scaling, in nats. */
+  nllBefore: number;
+  /** NLL of softmax(logits / temperature), in nats. */
+  nllAfter: number;
+}
+
+/**
+ * Temperature scaling (Guo et al. 2017, §4.2): the single T > 0 that minimises the NLL of
+ * softmax(z / T) on a validation split, the usual calibration baseline. The NLL is convex in
+ * β = 1/T (a log-sum-exp minus a linear term), so the optimum is the root of its derivative
+ * mean_i(E_{softmax(βz_i)}[z_i] − z_{i,y_i}), found by bisection on log β.
+ */
+export function fitTemperature(logits: number[][], labels: number[]): TemperatureFit {
+  checkPredictions('fitTemperature', logits, labels, 'logits');
+  const slope = (beta: number): number =>
+    mean(logits.map((row, i) => softmax(row, beta).reduce((sum, p, c) => sum + p * row[c], 0) - row[labels[i]]));
+  let low = Math.log(1 / TEMPERATURE_RANGE[1]);
+  let high = Math.log(1 / TEMPERATURE_RANGE[0]);
+  for (let step = 0; step < BISECTION_STEPS; step++) {
+    const middle = (low + high) / 2;
+    if (slope(Math.exp(middle)) < 0) low = middle;
+    else high = middle;
+  }
+  const temperature = 1 / Math.exp((low + high) / 2);
+  return {
+    temperature,
+    nllBefore: negativeLogLikelihood(applyTemperature(logits, 1), labels),
+    nllAfter: negativeLogLikelihood(applyTemperature(logits, temperature), labels),
+  };
+}
+
+/** softmax(z / temperature) per row. */
+export function applyTemperature(logits: number[][], temperature: number): number[][] {
+  checkScores('applyTemperature', logits, 'logits');
+  checkNumber('applyTemperature', 'temperature', temperature, { min: 0, exclusiveMin: true });
+  return logits.map((row) => softmax(row, 1 / temperature));
+}
+
+/** softmax(β z), shifted by the maximum so exp never overflows. */
+function softmax(row: number[], beta: number): number[] {
+  const top = Math.max(...row);
+  const exps = row.map((z) => Math.exp(beta * (z - top)));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
