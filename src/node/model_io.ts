@@ -59,8 +59,7 @@ export async function saveModel(model: tfl.LayersModel, dir: string): Promise<vo
 /** Loads a layers model saved by `saveModel` or by tensorflowjs_converter from a folder or its model.json. */
 export async function loadModel(location: string): Promise<tfl.LayersModel> {
   const artifacts = readModelArtifacts(location);
-  const values = (artifacts.weightSpecs ?? []).reduce((sum, spec) => sum + spec.shape.reduce((p, d) => p * d, 1), 0);
-  const { created, restore } = limitWeightAllocation(location, values);
+  const { created, restore } = limitWeightAllocation(location, artifacts.weightSpecs ?? []);
   try {
     return await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {
@@ -77,24 +76,32 @@ type AddWeight = (this: tfl.layers.Layer, name: string, shape: tfl.Shape, ...res
 
 /**
  * tfjs allocates every weight of a topology (as zeros) before it compares them with the file, so
- * a hostile `units: 1e9` would exhaust memory first. Until `restore` is called, no layer may create
- * more weight values in total than the weight files hold (`values`); `created` lists the weights
- * made, for disposal when the load fails.
+ * a hostile `units: 1e9` would exhaust memory first, and a mismatch found later leaks tfjs's
+ * decoded weights. Until `restore` is called, a layer may create neither a weight whose manifest
+ * entry (`layer/weight`) has another shape, nor more values in total than the files hold;
+ * `created` lists the weights made, for disposal when the load fails.
  */
-function limitWeightAllocation(location: string, values: number): { created: tfl.LayerVariable[]; restore: () => void } {
+function limitWeightAllocation(
+  location: string,
+  specs: tf.io.WeightsManifestEntry[],
+): { created: tfl.LayerVariable[]; restore: () => void } {
+  const size = (shape: readonly (number | null)[]) => shape.reduce((product: number, d) => product * (d ?? 1), 1);
+  const values = specs.reduce((sum, spec) => sum + size(spec.shape), 0);
+  const shapes = new Map(specs.map((spec) => [spec.name, JSON.stringify(spec.shape)]));
   const layerPrototype = tfl.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const addWeight = layerPrototype.addWeight;
   const created: tfl.LayerVariable[] = [];
   let left = values;
   layerPrototype.addWeight = function (name, shape, ...rest) {
-    const size = shape.reduce((product: number, d) => product * (d ?? 1), 1);
-    if (size > left) {
+    const stored = shapes.get(`${this.name}/${name}`);
+    if ((stored !== undefined && stored !== JSON.stringify(shape)) || size(shape) > left) {
       throw new DataError(
         `loadModel: layer '${this.name}' of ${location} asks for weight '${name}' of shape ${describe(shape)}, ` +
-          `more than the ${values} values its weight files hold. The topology does not match the weights: do not load this model.`,
+          `but its weight files hold ${stored ? `shape ${stored}` : `${values} values in all`}. ` +
+          'The topology does not match the weights: do not load this model.',
       );
     }
-    left -= size;
+    left -= size(shape);
     const variable = addWeight.call(this, name, shape, ...rest);
     created.push(variable);
     return variable;
