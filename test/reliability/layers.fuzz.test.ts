@@ -14,7 +14,7 @@ import { attempt, fuzzParams, hasNonFinite, makeTensor, namedArgument, tensorSpe
 
 type Ctor = new (args: Record<string, unknown>) => DenseVariational;
 /** Every concrete dense variational class exported, found by walking the exports. */
-const DENSE_CLASSES = Object.values(trust).filter(
+const DENSE_CLASSES = Object.values(trust as Record<string, unknown>).filter(
   (value): value is Ctor & { className: string } =>
     typeof value === 'function' && value.prototype instanceof DenseVariational && 'className' in value,
 );
