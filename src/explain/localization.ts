@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError, checkNumber, describe } from '../errors';
+
+export interface LocalizationOptions {
+  /** Pointing game: a peak within this many pixels of the mask counts as a hit. Default 0; Zhang et al. used 15 at 224 px. */
+  tolerance?: number;
+}
+
+export interface Localization {
+  /** Per image, the share of the map's total energy (sum of values) inside the mask; 0 for an all-zero map. */
+  energyInside: number[];
+  /** Per image, whether the map's maximum falls inside the mask (the pointing game); false for an all-zero map. */
+  pointingHit: boolean[];
+}
+
+/**
+ * How well maps [batch, H, W] point at the object given by binary masks [batch, H, W] (1 inside):
+ * the energy-based pointing score (Wang et al. 2020, Score-CAM) and the pointing game
+ * (Zhang et al. 2016, "Top-down Neural Attention by Excitation Backprop").
+ */
+export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: LocalizationOptions = {}): Localization {
+  const who = 'localization';
+  for (const [name, value] of [['maps', maps], ['masks', masks]] as const) {
+    if (!(value instanceof tf.Tensor) || value.rank !== 3) {
+      throw new ShapeError(`${who}: ${name} must be a 3-D tensor [batch, height, width]; got ${value instanceof tf.Tensor ? `shape ${describe(value.shape)}` : describe(value)}.`);
+    }
+  }
+  if (maps.shape.some((size, axis) => size !== masks.shape[axis])) {
+    throw new ShapeError(
+      `${who}: masks must have the maps' shape ${describe(maps.shape)}; got ${describe(masks.shape)}. ` +
+        'Resize the masks to the image size (nearest neighbour) and pass cam() maps without the raw option.',
+    );
+  }
+  const tolerance = checkNumber(who, 'options.tolerance', options.tolerance ?? 0, { min: 0, integer: true });
+  const [energy, total, hit] = tf.tidy(() => {
+    const inside = tf.cast(tf.greater(masks, 0.5), 'float32');
+    const [batch, height, width] = maps.shape;
+    const flatMaps = tf.reshape(maps, [batch, height * width]);
+    // The tolerance dilates the mask: a max pool of size 2t + 1 marks every pixel within t of it.
+    const dilated = tolerance === 0 ? inside : tf.squeeze(tf.maxPool(tf.expandDims(inside, -1) as tf.Tensor4D, 2 * tolerance + 1, 1, 'same'), [3]);
+    const peak = tf.argMax(flatMaps, 1);
+    const hitAtPeak = tf.sum(tf.mul(tf.reshape(dilated, [batch, height * width]), tf.oneHot(peak, height * width)), 1);
+    return [tf.sum(tf.mul(maps, inside), [1, 2]), tf.sum(maps, [1, 2]), hitAtPeak];
+  });
+  const [energyValues, totals, hits] = [energy, total, hit].map((t) => Array.from(t.dataSync() as Float32Array));
+  tf.dispose([energy, total, hit]);
+  return {
+    energyInside: totals.map((sum, i) => (sum > 0 ? energyValues[i] / sum : 0)),
+    pointingHit: totals.map((sum, i) => sum > 0 && hits[i] > 0.5),
+  };
+}
