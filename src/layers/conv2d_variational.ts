@@ -17,7 +17,7 @@ export interface Conv2DVariationalArgs extends VariationalLayerArgs {
   strides?: SpatialPair;
   /** `'valid'` (default: no padding) or `'same'` (pad so the output has ceil(input / stride) positions). */
   padding?: 'valid' | 'same';
-  /** Spacing between kernel taps (atrous convolution). Default 1; cannot exceed 1 together with strides. */
+  /** Spacing between kernel taps (atrous convolution). Default 1. */
   dilationRate?: SpatialPair;
 }
 
@@ -45,15 +45,6 @@ export abstract class Conv2DVariational extends VariationalLayer {
     this.strides = spatialPair(who, 'strides', args.strides ?? 1);
     this.padding = checkOneOf(who, 'padding', args.padding ?? 'valid', ['valid', 'same']);
     this.dilationRate = spatialPair(who, 'dilationRate', args.dilationRate ?? 1);
-    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
-      invalidArgument(
-        who,
-        'strides',
-        '1 when dilationRate > 1 (tfjs conv2d supports one or the other)',
-        this.strides,
-        'Use strides 1 with dilation, or dilationRate 1 with strides.',
-      );
-    }
   }
 
   protected override get outputChannels(): number {
@@ -73,7 +64,7 @@ export abstract class Conv2DVariational extends VariationalLayer {
   }
 
   protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor =>
-    tf.conv2d(x as tf.Tensor4D, kernel as tf.Tensor4D, this.strides, this.padding, 'NHWC', this.dilationRate);
+    tf.conv2d(x as tf.Tensor4D, dilateKernel(kernel as tf.Tensor4D, this.dilationRate), this.strides, this.padding);
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const [batch, height, width] = singleShape(inputShape);
@@ -93,6 +84,20 @@ export abstract class Conv2DVariational extends VariationalLayer {
       ...super.getConfig(),
     };
   }
+}
+
+/**
+ * The kernel with (rate − 1) zeros between its taps: a plain convolution with it is the dilated
+ * convolution, and unlike tfjs' own dilated conv2d it has gradients (and allows strides too).
+ */
+function dilateKernel(kernel: tf.Tensor4D, [rateHeight, rateWidth]: [number, number]): tf.Tensor4D {
+  if (rateHeight === 1 && rateWidth === 1) return kernel;
+  const [height, width, inChannels, filters] = kernel.shape;
+  const taps = tf.reshape(kernel, [height, 1, width, 1, inChannels, filters]);
+  const gaps = tf.pad(taps, [[0, 0], [0, rateHeight - 1], [0, 0], [0, rateWidth - 1], [0, 0], [0, 0]]);
+  const spread = tf.reshape(gaps, [height * rateHeight, width * rateWidth, inChannels, filters]);
+  const span = [(height - 1) * rateHeight + 1, (width - 1) * rateWidth + 1];
+  return tf.slice(spread, [0, 0, 0, 0], [span[0], span[1], inChannels, filters]) as tf.Tensor4D;
 }
 
 /** Keras' conv_output_length: positions a dilated kernel visits along one axis. */

@@ -18,7 +18,7 @@ export { MCDropout, mcDropout } from './mc_dropout';
 export type { MCDropoutArgs } from './mc_dropout';
 export { NormalPrior, ScaleMixturePrior, createPrior, DEFAULT_PRIOR, DEFAULT_SCALE_MIXTURE } from './priors';
 export type { Prior, PriorSpec, NormalPriorSpec, ScaleMixturePriorSpec, DivergenceContext } from './priors';
-export { mopedInitialize, MOPED_DELTA } from './moped';
+export { mopedInitialize, layerWeight, MOPED_DELTA } from './moped';
 export type { DeterministicWeights, MopedOptions } from './moped';
 export { toBayesian } from './to_bayesian';
 export type { ToBayesianOptions, LayerSelection, ConverterEstimator } from './to_bayesian';

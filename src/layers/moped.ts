@@ -33,7 +33,7 @@ export function mopedInitialize(layer: VariationalLayer, weights: DeterministicW
   const who = `mopedInitialize(${layer.getClassName()} '${layer.name}')`;
   const delta = checkNumber(who, 'options.delta', options.delta ?? MOPED_DELTA, { min: 0 });
   if (!layer.built) invalidArgument(who, 'layer', 'a built layer', 'an unbuilt one', 'Apply it to an input first.');
-  const variable = (name: string) => layer.weights.find((w) => w.originalName === name);
+  const variable = (name: string) => layerWeight(layer, name);
   const assign = (name: string, value: tf.Tensor | undefined, what: string) => {
     const target = variable(name);
     if (!target) return;
@@ -60,7 +60,10 @@ function mopedRho(weights: tf.Tensor, delta: number): tf.Tensor {
   return rhoOf(tf.maximum(tf.mul(tf.abs(weights), delta), MOPED_MIN_SIGMA));
 }
 
-/** The named weight of a deterministic tfjs layer (`'kernel'`, `'bias'`), or undefined. */
-export function deterministicWeight(layer: tfl.layers.Layer, name: string): tf.Tensor | undefined {
-  return layer.weights.find((w) => w.originalName === name)?.read();
+/**
+ * A layer's weight by the name it was created with (`'kernel'`, `'bias_rho'`), or undefined.
+ * tfjs prefixes the name with the enclosing scopes (`'model/dense/kernel'`), so match the last part.
+ */
+export function layerWeight(layer: tfl.layers.Layer, name: string): tfl.LayerVariable | undefined {
+  return layer.weights.find((w) => w.originalName.split('/').pop() === name);
 }

@@ -8,7 +8,7 @@ import { Conv2DReparameterization } from './conv2d_reparameterization';
 import { DenseFlipout } from './dense_flipout';
 import { DenseLocalReparameterization } from './dense_local_reparameterization';
 import { DenseReparameterization } from './dense_reparameterization';
-import { deterministicWeight, MOPED_DELTA, mopedInitialize } from './moped';
+import { layerWeight, MOPED_DELTA, mopedInitialize } from './moped';
 import type { PriorSpec } from './priors';
 import { allLayers, isStochastic } from './sampling';
 import type { VariationalLayer } from './variational';
@@ -197,7 +197,7 @@ function transferWeights(source: Layer, target: Layer, chosen: Set<Layer>, delta
     const sourceLayer = childNamed(source, targetLayer.name);
     if (!sourceLayer) continue; // the InputLayer rewriteContainer added
     if (chosen.has(sourceLayer)) {
-      const weights = { kernel: deterministicWeight(sourceLayer, 'kernel')!, bias: deterministicWeight(sourceLayer, 'bias') };
+      const weights = { kernel: layerWeight(sourceLayer, 'kernel')!.read(), bias: layerWeight(sourceLayer, 'bias')?.read() };
       mopedInitialize(targetLayer as VariationalLayer, weights, { delta });
       targetLayer.trainable = sourceLayer.trainable;
     } else if (nestedLayers(sourceLayer)) {

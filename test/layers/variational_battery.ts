@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { VariationalLayer, rhoOf, withSampling, type VariationalLayerArgs } from '../../src';
+import { VariationalLayer, layerWeight, rhoOf, withSampling, type SamplingMode, type VariationalLayerArgs } from '../../src';
 import { expectNoLeaks, maxAbsDiff, saveAndLoad } from '../helpers';
 
 /**
@@ -16,6 +16,10 @@ export interface BatterySpec<A extends VariationalLayerArgs> {
   linear: (x: tf.Tensor, kernel: tf.Tensor) => tf.Tensor;
   /** Arguments whose bad values must be refused, with the message each must match. */
   badArguments: Array<{ args: Partial<A>; message: RegExp }>;
+  /** The estimator the class uses when no mode is given. Default 'flipout'. */
+  defaultMode?: SamplingMode;
+  /** The mode in which rows are independent draws (null for convolutions). Default 'local'. */
+  independentRowsMode?: SamplingMode | null;
 }
 
 const CALLS = 2000;
@@ -24,12 +28,15 @@ const Z = 5;
 
 /** Sets the posterior to known values so the closed forms are known too. */
 function setPosterior(layer: VariationalLayer, seed: number): { loc: tf.Tensor; sigma: tf.Tensor; bias: tf.Tensor } {
-  const [locVar, rhoVar, biasVar] = layer.getWeights();
-  const loc = tf.randomNormal(locVar.shape, 0, 0.5, 'float32', seed);
-  const sigma = tf.randomUniform(rhoVar.shape, 0.1, 0.6, 'float32', seed + 1);
-  const bias = tf.randomNormal(biasVar.shape, 0, 0.5, 'float32', seed + 2);
+  const variable = (name: string) => layerWeight(layer, name)!;
+  const [locVar, rhoVar, biasVar] = ['kernel_loc', 'kernel_rho', 'bias_loc'].map(variable);
+  const loc = tf.randomNormal(locVar.shape as number[], 0, 0.5, 'float32', seed);
+  const sigma = tf.randomUniform(rhoVar.shape as number[], 0.1, 0.6, 'float32', seed + 1);
+  const bias = tf.randomNormal(biasVar.shape as number[], 0, 0.5, 'float32', seed + 2);
   const rho = rhoOf(sigma);
-  layer.setWeights([loc, rho, bias]);
+  locVar.write(loc);
+  rhoVar.write(rho);
+  biasVar.write(bias);
   rho.dispose();
   return { loc, sigma, bias };
 }
@@ -79,6 +86,12 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
       },
     );
 
+    it('samples with its own default estimator and declares when rows are independent draws', () => {
+      const layer = spec.create({});
+      expect(layer.mode).toBe(spec.defaultMode ?? 'flipout');
+      expect(layer.independentRowsMode).toBe(spec.independentRowsMode === undefined ? 'local' : spec.independentRowsMode);
+    });
+
     it("'mean' mode is deterministic and equals x·loc + b", () => {
       const layer = built({ mode: 'mean' } as Partial<A>);
       const { loc, sigma, bias } = setPosterior(layer, 11);
@@ -106,6 +119,31 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
       expect(kl.dataSync()[0]).toBeCloseTo(expected, 2);
       expect(Math.abs(kl.dataSync()[0] - expected) / expected).toBeLessThan(1e-5);
       tf.dispose([loc, sigma, bias, kl]);
+    });
+
+    it('with prior.meanFromWeights, KL is measured from per-weight prior means, which save and load', async () => {
+      const prior = { stddev: 0.8, meanFromWeights: true };
+      const layer = spec.create({ inputShape: spec.inputShape, prior } as Partial<A>);
+      const model = tfl.sequential({ layers: [layer] });
+      const { loc, sigma, bias } = setPosterior(layer, 37);
+      const priorMean = layerWeight(layer, 'kernel_prior_mean')!;
+      expect(priorMean.trainable).toBe(false);
+      const means = tf.randomNormal(loc.shape, 0, 0.5, 'float32', 41);
+      priorMean.write(means);
+      const expected = tf.tidy(() =>
+        tf.sum(
+          tf.sub(
+            tf.add(tf.log(tf.div(prior.stddev, sigma)), tf.div(tf.add(tf.square(sigma), tf.square(tf.sub(loc, means))), 2 * 0.64)),
+            0.5,
+          ),
+        ),
+      );
+      const kl = layer.klDivergence();
+      expect(Math.abs(kl.dataSync()[0] - expected.dataSync()[0]) / expected.dataSync()[0]).toBeLessThan(1e-5);
+      const copy = (await saveAndLoad(model)).layers[0] as VariationalLayer;
+      const restoredKl = copy.klDivergence();
+      expect(restoredKl.dataSync()[0]).toBe(kl.dataSync()[0]);
+      tf.dispose([loc, sigma, bias, means, expected, kl, restoredKl]);
     });
 
     it('adds klWeight · KL to the layer losses', () => {
@@ -179,6 +217,13 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
       );
       expect(Array.from(restored.dataSync())).toEqual(Array.from(original.dataSync()));
       tf.dispose([x, original, restored]);
+    });
+
+    it('an unseeded layer (seed null in the saved config) loads back unseeded', async () => {
+      const model = tfl.sequential({ layers: [spec.create({ inputShape: spec.inputShape } as Partial<A>)] });
+      const copy = (await saveAndLoad(model)).layers[0] as VariationalLayer;
+      expect(copy.getConfig().seed).toBeNull();
+      expect(copy.seed).toBeUndefined();
     });
 
     it('leaks no tensors over 100 calls, in every mode, nor through its KL', async () => {
