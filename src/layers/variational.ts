@@ -151,6 +151,17 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     this.built = true;
   }
 
+  /**
+   * Checks the input against the shape the layer was built for before tfjs-layers does, so a
+   * mismatch is a ShapeError naming the layer, the size expected and the fix, not tfjs's ValueError.
+   */
+  override apply(inputs: Parameters<tfl.layers.Layer['apply']>[0], kwargs?: Kwargs): ReturnType<tfl.layers.Layer['apply']> {
+    const first = Array.isArray(inputs) ? inputs[0] : inputs;
+    const spec = this.inputSpec?.[0];
+    if (spec && Array.isArray(first?.shape)) checkInputSpec(this.who(), first.shape, spec);
+    return super.apply(inputs, kwargs);
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
@@ -241,6 +252,24 @@ export function rhoOf(sigma: tf.Tensor): tf.Tensor {
 
 /** Below this, rhoOf uses the series of log(expm1(s)) rather than exp. */
 const SMALL_SIGMA = 1e-3;
+
+/** Throws a ShapeError unless `shape` has the rank and the axis sizes `spec` asks for. */
+function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tfl.InputSpec): void {
+  const rankOk = (spec.ndim == null || shape.length === spec.ndim) && (spec.minNDim == null || shape.length >= spec.minNDim);
+  if (!rankOk) {
+    const rank = spec.ndim ?? `>= ${spec.minNDim}`;
+    throw new ShapeError(`${who}: input must have rank ${rank}; got shape ${describe(shape)}. Reshape the input.`);
+  }
+  for (const [axis, size] of Object.entries(spec.axes ?? {})) {
+    const index = Number(axis) < 0 ? shape.length + Number(axis) : Number(axis);
+    if (shape[index] != null && shape[index] !== size) {
+      throw new ShapeError(
+        `${who}: input must have size ${size} on axis ${axis}, as when the layer was built; got shape ${describe(shape)}. ` +
+          'Pass inputs of that size, or use a new layer for the new size.',
+      );
+    }
+  }
+}
 
 /** tfjs-layers' activation layer, or an ArgumentError naming the bad identifier (tfjs's own is a ValueError). */
 function activationLayer(who: string, activation: ActivationIdentifier): tfl.layers.Layer {
