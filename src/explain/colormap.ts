@@ -95,9 +95,8 @@ export function colormap(values: tf.Tensor, name: ColormapName = 'jet'): tf.Tens
     const lower = tf.minimum(tf.floor(position), last - 1);
     const fraction = tf.expandDims(tf.sub(position, lower), -1);
     const colours = tf.tensor2d(table);
-    const lowerIndex = tf.cast(lower, 'int32');
-    const below = tf.gather(colours, lowerIndex);
-    const above = tf.gather(colours, tf.add(lowerIndex, 1));
+    const below = tf.gather(colours, tf.cast(lower, 'int32'));
+    const above = tf.gather(colours, tf.cast(tf.add(lower, 1), 'int32'));
     return tf.add(below, tf.mul(tf.sub(above, below), fraction));
   });
 }
