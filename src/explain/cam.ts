@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampling';
+import { assertFinite, checkBoolean } from '../validation';
 import { findTargetLayer } from './find_layer';
 import { normalizePerMap, resizeMaps } from './maps';
 import { CAM_METHODS, type CamContext, type CamMethod, type CamMethodDefinition, type MapRule } from './method';
@@ -27,6 +28,8 @@ export interface CamOptions {
   seed?: number;
   /** Score-CAM: masked images per forward pass. Default 32; lower it if memory runs out. */
   scoreCamBatchSize?: number;
+  /** Refuse images holding NaN or ±Infinity (one reduction over the batch), instead of returning NaN maps. Default true. */
+  checkFinite?: boolean;
 }
 
 /** Everything a CAM run needs, validated once. */
@@ -57,6 +60,9 @@ export function prepareCam(
   const numClasses = checkClassifier(model, who);
   const layer = findTargetLayer(model, layerName, who);
   const checkedImages = checkImages(model, images, who);
+  if (checkBoolean(who, 'options.checkFinite', options.checkFinite ?? true)) {
+    assertFinite(who, 'images', checkedImages, 'Clean or impute the images, or pass checkFinite: false.');
+  }
   return {
     who,
     model,

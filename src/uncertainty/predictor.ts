@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError, ShapeError, TrustError, checkNumber, checkOneOf, describe, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
+import { assertFinite } from '../validation';
 import { stochasticLayers, withSampling, type SamplingMode, type StochasticLayer } from '../layers/sampling';
 import { runNodes, splitModel, type Feed, type ModelSplit } from './graph';
 import { McPrediction, type McStrategy } from './prediction';
@@ -30,10 +31,20 @@ export interface McPredictOptions {
   epistemicOnly?: boolean;
   /** What the model outputs: class probabilities (default) or logits, turned into probabilities per sample. */
   outputs?: 'probabilities' | 'logits';
+  /** Refuse images holding NaN or ±Infinity (one reduction over the batch), instead of returning NaN probabilities. Default true. */
+  checkFinite?: boolean;
 }
 
 const WHO = 'mcPredict';
-const DEFAULTS = { samples: 100, quantiles: [0.05, 0.5, 0.95], keepSamples: false, strategy: 'auto', epistemicOnly: false, outputs: 'probabilities' } as const;
+const DEFAULTS = {
+  samples: 100,
+  quantiles: [0.05, 0.5, 0.95],
+  keepSamples: false,
+  strategy: 'auto',
+  epistemicOnly: false,
+  outputs: 'probabilities',
+  checkFinite: true,
+} as const;
 /** Default chunk: the tiled suffix input stays under this many numbers. */
 const MAX_CHUNK_ELEMENTS = 2 ** 24;
 
@@ -75,6 +86,7 @@ export class McPredictor {
     if (this.disposed) throw new TrustError(`${WHO}: this McPredictor was disposed. Create a new one.`);
     const resolved = resolveOptions({ ...this.defaults, ...options });
     this.checkImages(images);
+    if (resolved.checkFinite) assertFinite(WHO, 'images', images, 'Clean or impute the images, or pass checkFinite: false.');
     if (resolved.epistemicOnly && this.stochastic.length === 0) {
       throw new ArgumentError(
         `${WHO}: the model must hold a stochastic layer to measure epistemic uncertainty; got none in model '${this.model.name}'. ` +
@@ -193,6 +205,7 @@ function resolveOptions(options: McPredictOptions): ResolvedOptions {
     strategy: checkOneOf(WHO, 'options.strategy', options.strategy ?? DEFAULTS.strategy, ['auto', 'fast', 'naive']),
     epistemicOnly: checkBoolean('options.epistemicOnly', options.epistemicOnly ?? DEFAULTS.epistemicOnly),
     outputs: checkOneOf(WHO, 'options.outputs', options.outputs ?? DEFAULTS.outputs, ['probabilities', 'logits']),
+    checkFinite: checkBoolean('options.checkFinite', options.checkFinite ?? DEFAULTS.checkFinite),
   };
 }
 
