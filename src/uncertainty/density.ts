@@ -44,7 +44,7 @@ export function kernelDensity(values: number[], options: KernelDensityOptions = 
   }
   const points = checkNumber(who, 'options.points', options.points ?? DEFAULT_POINTS, { min: 2, integer: true });
   const bandwidth = resolveBandwidth(who, values, options.bandwidth ?? 'silverman');
-  const [low, high] = options.range ?? [Math.min(...values) - RANGE_WIDTHS * bandwidth, Math.max(...values) + RANGE_WIDTHS * bandwidth];
+  const [low, high] = options.range ?? [minimum(values) - RANGE_WIDTHS * bandwidth, maximum(values) + RANGE_WIDTHS * bandwidth];
   if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) {
     invalidArgument(who, 'options.range', 'finite [low, high] with low < high', options.range);
   }
@@ -64,13 +64,18 @@ function resolveBandwidth(who: string, values: number[], rule: BandwidthRule | n
   if (rule !== 'silverman' && rule !== 'scott') {
     throw new ArgumentError(`${who}: options.bandwidth must be 'silverman', 'scott' or a positive number; got '${String(rule)}'.`);
   }
+  if (minimum(values) === maximum(values)) return DEGENERATE_BANDWIDTH;
   const n = values.length;
   const sigma = standardDeviation(values);
+  // IQR is 0 when most values coincide (a confident model): fall back to σ rather than to a zero width.
   const spread = rule === 'scott' ? sigma : Math.min(sigma, interQuartileRange(values) / 1.34) || sigma;
   const factor = rule === 'scott' ? 1.06 : 0.9;
-  const h = factor * spread * n ** -0.2;
-  return h > 0 ? h : DEGENERATE_BANDWIDTH;
+  return factor * spread * n ** -0.2;
 }
+
+// Loops, not Math.min(...values), which overflows the call stack for long arrays.
+const minimum = (values: number[]): number => values.reduce((a, b) => Math.min(a, b));
+const maximum = (values: number[]): number => values.reduce((a, b) => Math.max(a, b));
 
 function standardDeviation(values: number[]): number {
   if (values.length < 2) return 0;
