@@ -36,9 +36,9 @@ export function balancedSampler(
   options: BalancedSamplerOptions,
 ): (epoch: number) => LesionRecord[] {
   const who = 'balancedSampler';
+  const byClass = [...labelCounts(who, records).keys()].map((label) => records.filter((record) => record.label === label));
   const seed = checkNumber(who, 'options.seed', options?.seed, { integer: true });
   const epochSize = checkNumber(who, 'options.epochSize', options.epochSize ?? records.length, { min: 1, integer: true });
-  const byClass = [...labelCounts(who, records).keys()].map((label) => records.filter((record) => record.label === label));
 
   return (epoch: number): LesionRecord[] => {
     checkNumber(who, 'epoch', epoch, { min: 0, integer: true });

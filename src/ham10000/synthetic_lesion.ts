@@ -44,7 +44,7 @@ interface Style {
   spotRadius: number;
 }
 
-/** Typical values per class; each lesion draws around them (colour: shade ± 15 %, then ± 5 per channel; ranges uniformly). */
+/** Typical values per class; each lesion draws around them (colour: shade ± 20 %, then ± 5 per channel; ranges uniformly). */
 const STYLES: Record<ClassName, Style> = {
   akiec: { colour: [196, 112, 108], radius: [0.35, 0.6], elongation: [1, 1.5], irregularity: 0.12, border: 0.3, spots: [0, 0], spotRadius: 0 },
   bcc: { colour: [200, 145, 145], radius: [0.3, 0.55], elongation: [1, 1.3], irregularity: 0.08, border: 0.2, spots: [3, 7], spotRadius: 0.09 },
@@ -66,7 +66,7 @@ const BLACK: Rgb = [42, 32, 30];
 const BLUE_GREY: Rgb = [104, 112, 140];
 const VESSEL_RED: Rgb = [168, 36, 52];
 const HAIR: Rgb = [48, 36, 30];
-const SHADE_JITTER = 0.15;
+const SHADE_JITTER = 0.2;
 const COLOUR_JITTER = 5;
 const PIXEL_NOISE = 6;
 
