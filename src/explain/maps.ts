@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EPSILON } from './method';
-
-/** Min-max normalises each map of a batch [N, ...] to [0, 1] on its own; a flat map becomes 0. */
+/**
+ * Min-max normalises each map of a batch [N, ...] to [0, 1] on its own; a flat map becomes 0.
+ * Exactly scale-invariant (no epsilon in the denominator), so a map and any positive multiple of
+ * it normalise to the same result.
+ */
 export function normalizePerMap(maps: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const axes = maps.shape.map((_, axis) => axis).slice(1);
     const shifted = tf.sub(maps, tf.min(maps, axes, true));
-    return tf.div(shifted, tf.add(tf.max(shifted, axes, true), EPSILON));
+    return tf.divNoNan(shifted, tf.max(shifted, axes, true));
   });
 }
 
