@@ -10,7 +10,7 @@ framework included. Each row says so in its note.
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -45,7 +45,6 @@ class Workload:
     # Heavy workloads (100 VGG16 passes per run) default to fewer runs; --runs overrides.
     runs: Optional[int] = None
     warmup: Optional[int] = None
-    extra: dict = field(default_factory=dict)
 
 
 def reset_peak_rss():

@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Before TensorFlow loads: keep its banner out.
+sys.dont_write_bytecode = True  # No __pycache__ in the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import PEAK_MEMORY_NOTE, Context, machine, time_runs  # noqa: E402
@@ -103,7 +104,7 @@ def main(argv=None):
             print_row(row)
     payload = {
         'machine': machine(versions),
-        'createdAt': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds'),
+        'createdAt': datetime.datetime.now(datetime.UTC).isoformat(timespec='milliseconds'),
         'command': 'python ' + shlex.join(['scripts/bench/python_bench.py', *(sys.argv[1:] if argv is None else argv)]),
         'results': report['results'],
         'absent': report['absent'],

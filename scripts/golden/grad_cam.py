@@ -20,15 +20,21 @@ import tf_keras as keras
 
 from fixture_io import to_json, write_fixture
 
+
+def conv(filters, padding):
+    """Options of a 3×3 ReLU convolution."""
+    return {'filters': filters, 'kernelSize': 3, 'padding': padding, 'activation': 'relu'}
+
+
 # Each model: input shape, then layers as (name, kind, inputs, options). `kind` names the
 # tfjs-layers factory the test calls; Keras gets the same options in snake_case below.
 MODELS = {
     'sequential_cnn': {
         'inputShape': [12, 12, 3],
         'layers': [
-            ('conv1', 'conv2d', ['input'], {'filters': 4, 'kernelSize': 3, 'padding': 'valid', 'activation': 'relu'}),
+            ('conv1', 'conv2d', ['input'], conv(4, 'valid')),
             ('pool1', 'maxPooling2d', ['conv1'], {'poolSize': 2}),
-            ('last_conv', 'conv2d', ['pool1'], {'filters': 6, 'kernelSize': 3, 'padding': 'same', 'activation': 'relu'}),
+            ('last_conv', 'conv2d', ['pool1'], conv(6, 'same')),
             ('pool2', 'globalAveragePooling2d', ['last_conv'], {}),
             ('logits', 'dense', ['pool2'], {'units': 3}),
         ],
@@ -37,10 +43,10 @@ MODELS = {
     'skip_connection': {
         'inputShape': [10, 10, 3],
         'layers': [
-            ('stem', 'conv2d', ['input'], {'filters': 4, 'kernelSize': 3, 'padding': 'same', 'activation': 'relu'}),
-            ('branch', 'conv2d', ['stem'], {'filters': 4, 'kernelSize': 3, 'padding': 'same', 'activation': 'relu'}),
+            ('stem', 'conv2d', ['input'], conv(4, 'same')),
+            ('branch', 'conv2d', ['stem'], conv(4, 'same')),
             ('skip_add', 'add', ['stem', 'branch'], {}),
-            ('head_conv', 'conv2d', ['skip_add'], {'filters': 5, 'kernelSize': 3, 'padding': 'valid', 'activation': 'relu'}),
+            ('head_conv', 'conv2d', ['skip_add'], conv(5, 'valid')),
             ('pool', 'globalAveragePooling2d', ['head_conv'], {}),
             ('logits', 'dense', ['pool'], {'units': 3}),
         ],

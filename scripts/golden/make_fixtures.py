@@ -6,7 +6,10 @@ Needs the reference stack of requirements.txt; tfjs-trust's tests only read the 
 """
 
 import os
+import sys
 import warnings
+
+sys.dont_write_bytecode = True  # No __pycache__ in the repository.
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Before TensorFlow loads: keep its banner out.
 # TFP's layers call tf_keras' deprecated `add_variable`; nothing to act on here.
