@@ -70,7 +70,7 @@ export function prepareCam(
     images: checkedImages,
     classes: resolveClassTarget(classIdx, checkedImages.shape[0], numClasses, who),
     method: CAM_METHOD_DEFINITIONS[checkOneOf(who, 'options.method', options.method ?? 'gradcam', CAM_METHODS)],
-    raw: options.raw ?? false,
+    raw: checkBoolean(who, 'options.raw', options.raw ?? false),
     score: checkOneOf(who, 'options.score', options.score ?? 'logit', ['logit', 'probability'] as const),
     scoreCamBatchSize: checkNumber(who, 'options.scoreCamBatchSize', options.scoreCamBatchSize ?? DEFAULT_SCORE_CAM_BATCH_SIZE, {
       min: 1,

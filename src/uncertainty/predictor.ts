@@ -193,7 +193,9 @@ type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize'>> & 
 function resolveOptions(options: McPredictOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalidArgument(WHO, 'options', 'an object', options);
   const quantiles = options.quantiles ?? [...DEFAULTS.quantiles];
-  if (!Array.isArray(quantiles)) invalidArgument(WHO, 'options.quantiles', 'an array of levels in [0, 1]', quantiles);
+  if (!Array.isArray(quantiles) || quantiles.length === 0) {
+    invalidArgument(WHO, 'options.quantiles', 'a non-empty array of levels in [0, 1]', quantiles);
+  }
   quantiles.forEach((level, i) => checkNumber(WHO, `options.quantiles[${i}]`, level, { min: 0, max: 1 }));
   return {
     samples: checkNumber(WHO, 'options.samples', options.samples ?? DEFAULTS.samples, { min: 1, integer: true }),
