@@ -48,6 +48,7 @@ const META: Record<ClassName, { age: number; dxType: string }> = {
 };
 const SITES = ['back', 'lower extremity', 'trunk', 'upper extremity', 'abdomen', 'face', 'chest', 'scalp'];
 const JPEG_QUALITY = 90;
+const WRITES_IN_FLIGHT = 4;
 /** Synthetic ids start with 9 so they never collide with real ISIC/HAM ids. */
 const ID_BASE = 9_000_000;
 
@@ -63,25 +64,34 @@ export async function writeSyntheticHam10000(dir: string, options: SyntheticHam1
   }
 
   const rows: string[] = [METADATA_COLUMNS.join(',')];
+  // Painting runs here while sharp encodes earlier views on its own threads; a few writes in flight is enough.
+  const writes = new Set<Promise<void>>();
   let imageNumber = 0;
   let lesionNumber = 0;
-  for (const dx of CLASSES) {
-    for (let left = settings.counts[dx]; left > 0; lesionNumber++) {
-      const rng = new Rng(settings.seed, 'lesion', lesionNumber);
-      const lesion = sampleLesion(dx, rng);
-      const views = Math.min(left, rng.int(...settings.imagesPerLesion));
-      const meta = lesionMetadata(dx, rng);
-      for (let view = 0; view < views; view++, imageNumber++) {
-        const imageId = `ISIC_${ID_BASE + imageNumber}`;
-        rows.push([`HAM_${ID_BASE + lesionNumber}`, imageId, dx, ...meta].join(','));
-        await writeView(lesion, new Rng(settings.seed, 'image', imageNumber), {
-          ...settings,
-          imageFile: path.join(dir, folders[imageNumber % folders.length], `${imageId}.jpg`),
-          maskFile: path.join(dir, MASK_FOLDER, `${imageId}${MASK_SUFFIX}`),
-        });
+  try {
+    for (const dx of CLASSES) {
+      for (let left = settings.counts[dx]; left > 0; lesionNumber++) {
+        const rng = new Rng(settings.seed, 'lesion', lesionNumber);
+        const lesion = sampleLesion(dx, rng);
+        const views = Math.min(left, rng.int(...settings.imagesPerLesion));
+        const meta = lesionMetadata(dx, rng);
+        for (let view = 0; view < views; view++, imageNumber++) {
+          const imageId = `ISIC_${ID_BASE + imageNumber}`;
+          rows.push([`HAM_${ID_BASE + lesionNumber}`, imageId, dx, ...meta].join(','));
+          const write = writeView(lesion, new Rng(settings.seed, 'image', imageNumber), {
+            ...settings,
+            imageFile: path.join(dir, folders[imageNumber % folders.length], `${imageId}.jpg`),
+            maskFile: path.join(dir, MASK_FOLDER, `${imageId}${MASK_SUFFIX}`),
+          }).finally(() => writes.delete(write));
+          writes.add(write);
+          if (writes.size >= WRITES_IN_FLIGHT) await Promise.race(writes);
+        }
+        left -= views;
       }
-      left -= views;
     }
+    await Promise.all(writes);
+  } finally {
+    await Promise.allSettled(writes);
   }
   await fs.writeFile(path.join(dir, METADATA_FILE), `${rows.join('\n')}\n`);
   return { root: dir, count: imageNumber, lesions: lesionNumber };
