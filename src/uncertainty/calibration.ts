@@ -104,7 +104,8 @@ export function applyTemperature(logits: number[][], temperature: number): numbe
 /** softmax(β z), shifted by the maximum so exp never overflows. */
 function softmax(row: number[], beta: number): number[] {
   const top = Math.max(...row);
-  const exps = row.map((z) => Math.exp(beta * (z - top)));
+  // The top logit's term is exp(0) = 1 for any β: written out, since β = ∞ (a denormal temperature) gives ∞ · 0 = NaN.
+  const exps = row.map((z) => (z === top ? 1 : Math.exp(beta * (z - top))));
   const total = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / total);
 }

@@ -70,7 +70,8 @@ function resolveBandwidth(who: string, values: number[], rule: BandwidthRule | n
   // IQR is 0 when most values coincide (a confident model): fall back to σ rather than to a zero width.
   const spread = rule === 'scott' ? sigma : Math.min(sigma, interQuartileRange(values) / 1.34) || sigma;
   const factor = rule === 'scott' ? 1.06 : 0.9;
-  return factor * spread * n ** -0.2;
+  // Values a denormal apart have a spread that underflows to 0: treat them as coinciding.
+  return factor * spread * n ** -0.2 || DEGENERATE_BANDWIDTH;
 }
 
 // Loops, not Math.min(...values), which overflows the call stack for long arrays.

@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import {
+  ConformalClassifier,
+  accuracy,
+  accuracyCoverage,
+  applyTemperature,
+  balancedAccuracy,
+  brierScore,
+  calibration,
+  confusionMatrix,
+  fitTemperature,
+  kernelDensity,
+  negativeLogLikelihood,
+  rocAuc,
+  setMetrics,
+} from '../../src';
+import { attempt, fuzzParams, wrongType } from './fuzz';
+
+/**
+ * Fuzzed calls of the array-based metrics: generated score matrices (ragged, empty, NaN, ±Infinity,
+ * negative), labels (out of range, fractional, too few) and options. Every call returns a result
+ * whose numbers are not NaN, or throws the library's own error; a metric never answers NaN.
+ */
+
+const scoreValue = fc.oneof(
+  { arbitrary: fc.double({ min: 0, max: 1, noNaN: true }), weight: 12 },
+  fc.constantFrom(NaN, Infinity, -Infinity, -0.5, 2),
+);
+/** Score matrices: mostly N rows of C columns; sometimes ragged or of the wrong type. */
+const scoresArb = fc.oneof(
+  {
+    arbitrary: fc
+      .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 8 }))
+      .chain(([classes, rows]) => fc.array(fc.array(scoreValue, { minLength: classes, maxLength: classes }), { minLength: rows, maxLength: rows })),
+    weight: 8,
+  },
+  fc.array(fc.array(scoreValue, { maxLength: 3 }), { maxLength: 4 }),
+  wrongType,
+);
+/** Labels for `rows` examples: mostly class indices, sometimes out of range, fractional or too few. */
+const labelsArb = fc.oneof(
+  { arbitrary: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 8 }), weight: 8 },
+  fc.array(fc.oneof(fc.integer({ min: -1, max: 5 }), fc.constantFrom(0.5, NaN)), { maxLength: 8 }),
+  wrongType,
+);
+
+/** Every number in a result, however nested. */
+function numbersIn(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value)) return value.flatMap(numbersIn);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(numbersIn);
+  return [];
+}
+
+/** Aligns labels with the rows when the generator asked for it, so valid cases are common. */
+const aligned = fc.tuple(scoresArb, labelsArb, fc.boolean()).map(([scores, labels, align]) => {
+  if (!align || !Array.isArray(scores) || !Array.isArray(labels)) return { scores, labels };
+  const classes = Array.isArray(scores[0]) ? Math.max((scores[0] as unknown[]).length, 1) : 1;
+  return { scores, labels: scores.map((_, i) => (Number.isInteger(labels[i]) ? (labels[i] as number) % classes : 0)) };
+});
+
+type Metric = (scores: number[][], labels: number[], extra: unknown) => unknown;
+const METRICS: Record<string, Metric> = {
+  accuracy: (s, l) => accuracy(s, l),
+  balancedAccuracy: (s, l) => balancedAccuracy(s, l),
+  negativeLogLikelihood: (s, l) => negativeLogLikelihood(s, l),
+  brierScore: (s, l) => brierScore(s, l),
+  confusionMatrix: (s, l, extra) => confusionMatrix(s, l, extra as number),
+  rocAuc: (s, l) => rocAuc(s, l),
+  accuracyCoverage: (s, l, extra) => accuracyCoverage(s, l, Array.isArray(s) ? s.map(() => extra as number) : (extra as never)),
+  calibration: (s, l, extra) => calibration(s, l, { bins: extra as number }),
+  fitTemperature: (s, l) => fitTemperature(s, l),
+  applyTemperature: (s, _l, extra) => applyTemperature(s, extra as number),
+  conformal: (s, l, extra) => {
+    const classifier = ConformalClassifier.calibrate(s, l, { alpha: extra as number, seed: 1 });
+    const sets = classifier.predictSets(s);
+    return { sets, metrics: setMetrics(sets, l) };
+  },
+  kernelDensity: (s, _l, extra) => kernelDensity(Array.isArray(s) ? s.flat() : (s as never), { points: extra as number }),
+};
+
+describe('metrics under fuzzed scores, labels and options', () => {
+  const extraArb = fc.oneof({ arbitrary: fc.integer({ min: 1, max: 5 }), weight: 3 }, fc.double({ min: 0, max: 1, noNaN: true }), wrongType);
+
+  it.each(Object.keys(METRICS))('%s returns NaN-free numbers or throws the library error', (name) => {
+    let results = 0;
+    fc.assert(
+      fc.property(aligned, extraArb, ({ scores, labels }, extra) => {
+        const { result, error } = attempt(() => METRICS[name](scores as number[][], labels as number[], extra), () => undefined);
+        if (error) return;
+        results += 1;
+        const nan = numbersIn(result).filter(Number.isNaN);
+        expect(nan).toEqual([]);
+      }),
+      fuzzParams(150),
+    );
+    // Valid cases occur, so the NaN check is exercised.
+    expect(results).toBeGreaterThan(0);
+  });
+});
