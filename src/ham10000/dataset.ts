@@ -163,10 +163,19 @@ function parseMetadata(text: string, csvPath: string): CsvRow[] {
   }
 }
 
+/** Where each column is (the first of a repeated name), and how many fields a row must have. */
+interface Columns {
+  index: Map<string, number>;
+  width: number;
+}
+
 /** Column positions by name, after checking that every required column is there. */
-function headerIndex(header: string[], csvPath: string): Map<string, number> {
-  const columns = new Map(header.map((name, index) => [name.toLowerCase(), index]));
-  const missing = REQUIRED_COLUMNS.filter((name) => !columns.has(name));
+function headerIndex(header: string[], csvPath: string): Columns {
+  const index = new Map<string, number>();
+  header.forEach((name, position) => {
+    if (!index.has(name.toLowerCase())) index.set(name.toLowerCase(), position);
+  });
+  const missing = REQUIRED_COLUMNS.filter((name) => !index.has(name));
   if (missing.length > 0) {
     throw new DataError(
       `loadHam10000: ${csvPath} must have the columns ${REQUIRED_COLUMNS.join(', ')}; ` +
@@ -174,17 +183,17 @@ function headerIndex(header: string[], csvPath: string): Map<string, number> {
         `Use the dataset's own metadata file, whose header is ${METADATA_COLUMNS.join(',')}.`,
     );
   }
-  return columns;
+  return { index, width: header.length };
 }
 
 /** A record without its paths, or the reason the row is unusable. */
 function parseRow(
   row: CsvRow,
-  columns: Map<string, number>,
+  columns: Columns,
   firstLineOf: Map<string, number>,
 ): Omit<LesionRecord, 'imagePath' | 'maskPath' | 'line'> | string {
-  if (row.fields.length !== columns.size) return `has ${row.fields.length} fields; the header has ${columns.size}`;
-  const field = (name: string): string => row.fields[columns.get(name) ?? -1] ?? '';
+  if (row.fields.length !== columns.width) return `has ${row.fields.length} fields; the header has ${columns.width}`;
+  const field = (name: string): string => row.fields[columns.index.get(name) ?? -1] ?? '';
   const lesionId = field('lesion_id');
   const imageId = field('image_id');
   const dx = field('dx').toLowerCase();

@@ -104,6 +104,23 @@ describe('loadHam10000 on a generated dataset in the Kaggle layout', () => {
     }
   });
 
+  it('turns a malformed CSV into one DataError naming the file, and accepts CRLF, a BOM and extra columns', async () => {
+    const dir = await tempDir('malformed');
+    try {
+      const file = path.join(dir, METADATA_FILE);
+      await fs.writeFile(file, 'lesion_id,image_id,dx\nL1,"I1,nv\n');
+      await expect(loadHam10000(dir)).rejects.toThrow(new RegExp(`^loadHam10000: ${file} is not valid CSV: .+\\. Repair or re-download the file\\.$`));
+      await fs.writeFile(file, '\ufeffLesion_ID,image_id,dx,note,note\r\nL1,I1,NV,a,b\r\n\r\n');
+      const { records, problems } = await loadHam10000(dir, { requireImages: false });
+      expect(problems).toEqual([]);
+      expect(records.map(({ lesionId, imageId, dx, dxType, age, line }) => ({ lesionId, imageId, dx, dxType, age, line }))).toEqual([
+        { lesionId: 'L1', imageId: 'I1', dx: 'nv', dxType: '', age: null, line: 2 },
+      ]);
+    } finally {
+      await cleanup(dir);
+    }
+  });
+
   it('fails clearly when the folder has no metadata file', async () => {
     const dir = await tempDir('empty');
     try {
