@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { gradCam } from '../../src';
 import { expectNoLeaks } from '../helpers';
-import { expectClose, loadFixture, type Nested } from './golden';
+import { expectClose, loadFixture, PARITY_TOLERANCE, type Nested } from './golden';
 
 /** One layer of a fixture model: `kind` names the tfjs-layers factory, `options` its arguments. */
 interface LayerSpec {
@@ -115,6 +115,18 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
         expectClose(actual, map.heatmap);
         tf.dispose([one, actual]);
       }
+    });
+
+    it('would notice the wrong class score: the probability gives other maps than the logit', () => {
+      const map = c.maps[0];
+      const one = tf.slice(images, [map.image, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+      const expected = libraryNormalisation(map.raw);
+      const error = tf.tidy(() => {
+        const actual = tf.squeeze(gradCam(model, map.layerName, map.classIdx, one, { raw: true, score: 'probability' }), [0]);
+        return tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0];
+      });
+      expect(error).toBeGreaterThan(100 * PARITY_TOLERANCE);
+      tf.dispose([one, expected]);
     });
 
     it("'predicted', batched, explains each image's Keras argmax in one call", () => {
