@@ -81,9 +81,9 @@ interface Settings {
  * Every other layer is rebuilt from its config with its weights copied; frozen layers stay frozen.
  * The original model is not modified. The new model is not compiled.
  *
- * A Sequential whose first layer is a nested model gets an explicit InputLayer first: without it
- * tfjs-layers gives that Sequential no node of the nested model, and its `calculateLosses()` (what
- * an enclosing model reads) silently drops the nested layers' KL terms.
+ * A Sequential whose first layer is a nested model holding variational layers comes back as the
+ * equivalent functional model (input → same layers), since a tfjs-layers Sequential drops such a
+ * model's losses (see `dropsNestedLosses`); every other model keeps its class and layer list.
  */
 export function toBayesian(model: tfl.LayersModel, options: ToBayesianOptions = {}): tfl.LayersModel {
   const who = 'toBayesian';
@@ -93,8 +93,8 @@ export function toBayesian(model: tfl.LayersModel, options: ToBayesianOptions = 
   const chosen = selectLayers(who, model, opts.layers ?? 'all');
   const seeds = new SeedStream(opts.seed === undefined ? undefined : checkNumber(who, 'options.seed', opts.seed, { integer: true }), who);
   const replacements = new Map(chosen.map((layer) => [layer, counterpartEntry(who, layer, settings, seeds.next())]));
-  const config = rewriteContainer(model, model.getConfig(), replacements);
-  const [cls, fromConfig] = serialization.SerializationMap.getMap().classNameMap[model.getClassName()];
+  const { className, config } = rewriteContainer(model, { className: model.getClassName(), config: model.getConfig() }, replacements);
+  const [cls, fromConfig] = serialization.SerializationMap.getMap().classNameMap[className];
   const converted = fromConfig(cls, config) as tfl.LayersModel;
   transferWeights(model, converted, new Set(chosen), settings.delta);
   return converted;
@@ -161,34 +161,64 @@ function counterpartEntry(who: string, layer: Layer, settings: Settings, seed: n
   };
 }
 
-/** `container`'s config with the chosen layers swapped for their counterparts, recursively. */
-function rewriteContainer(container: Layer, config: ConfigDict, replacements: Map<Layer, LayerEntry>): ConfigDict {
-  const entries = (config.layers as unknown as LayerEntry[]).map((entry) => {
-    const layer = childNamed(container, entry.config.name as string);
+/** `container`'s config entry with the chosen layers swapped for their counterparts, recursively. */
+function rewriteContainer(container: Layer, entry: LayerEntry, replacements: Map<Layer, LayerEntry>): LayerEntry {
+  const layers = (entry.config.layers as unknown as LayerEntry[]).map((child) => {
+    const layer = childNamed(container, child.config.name as string);
     const replacement = layer && replacements.get(layer);
-    if (replacement) return { ...entry, ...replacement };
-    if (layer && nestedLayers(layer)) return { ...entry, config: rewriteContainer(layer, entry.config, replacements) };
-    return entry;
+    if (replacement) return { ...child, ...replacement };
+    return layer && nestedLayers(layer) ? rewriteContainer(layer, child, replacements) : child;
   });
-  // Only where it matters (the nested model holds layers with a KL), so other models keep their layer lists.
-  const first = childNamed(container, (entries[0]?.config.name as string) ?? '');
-  const needsInput =
+  const rewritten = { ...entry, config: { ...entry.config, layers: layers as unknown as ConfigDict[] } };
+  return dropsNestedLosses(container, replacements) ? sequentialAsFunctional(rewritten, nestedLayers(container)![0] as tfl.LayersModel) : rewritten;
+}
+
+/**
+ * Whether `container` is a Sequential whose first layer is a nested model holding layers with a
+ * KL. tfjs-layers' Sequential.add reuses such a first model's own graph, so the Sequential gets no
+ * node of it and its `calculateLosses()` (what an enclosing model reads) returns none of its KL.
+ */
+function dropsNestedLosses(container: Layer, replacements: Map<Layer, LayerEntry>): boolean {
+  const first = nestedLayers(container)?.[0];
+  return (
     container.getClassName() === 'Sequential' &&
     first !== undefined &&
     nestedLayers(first) !== undefined &&
-    allLayers(first as tfl.LayersModel).some((layer) => replacements.has(layer) || isStochastic(layer));
-  const layers = needsInput ? [inputEntry(first as tfl.LayersModel), ...entries] : entries;
-  return { ...config, layers: layers as unknown as ConfigDict[] };
+    allLayers(first as tfl.LayersModel).some((layer) => replacements.has(layer) || isStochastic(layer))
+  );
 }
 
-/** An explicit InputLayer matching a nested model's input, so the Sequential gets its own node of it. */
-function inputEntry(nested: tfl.LayersModel): LayerEntry {
-  const [input] = nested.inputs;
-  return {
-    className: 'InputLayer',
-    config: { batchInputShape: input.shape, dtype: input.dtype, sparse: false, name: `${nested.name}_input` },
+/** The functional-model config of a chain of layers (a Sequential's): input → first → … → last. */
+function sequentialAsFunctional(entry: LayerEntry, first: tfl.LayersModel): LayerEntry {
+  const [input] = first.inputs;
+  const inputName = `${entry.config.name as string}_input`;
+  const chain: LayerEntry[] = [
+    {
+      name: inputName,
+      className: 'InputLayer',
+      config: { batchInputShape: input.shape, dtype: input.dtype, sparse: false, name: inputName },
+      inboundNodes: [],
+    },
+  ];
+  for (const layer of entry.config.layers as unknown as LayerEntry[]) {
+    const previous = chain[chain.length - 1];
+    chain.push({ ...layer, name: layer.config.name, inboundNodes: [[[previous.name, outputNode(previous), 0, {}]]] });
+  }
+  const last = chain[chain.length - 1];
+  const config = {
+    name: entry.config.name,
+    layers: chain,
+    inputLayers: [[inputName, 0, 0]],
+    outputLayers: [[last.name, outputNode(last), 0]],
   };
+  return { ...entry, className: 'Model', config: config as unknown as ConfigDict };
 }
+
+/** The node a layer's output comes from in a functional config: a nested model's node 0 is its own graph. */
+function outputNode(entry: LayerEntry): number {
+  return MODEL_CLASSES.includes(entry.className) ? 1 : 0;
+}
+const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
 
 /** Copies weights and trainable flags from `source` into its rebuilt twin; MOPED for the converted layers. */
 function transferWeights(source: Layer, target: Layer, chosen: Set<Layer>, delta: number): void {
