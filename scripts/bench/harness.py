@@ -42,7 +42,7 @@ class Workload:
     name: str
     description: str
     setup: Callable[[Context], Prepared]
-    # Heavy workloads (100 VGG16 passes per run) default to fewer runs; --runs overrides.
+    # The article's Monte Carlo loop (100 VGG16 passes a run) defaults to 1 run; --runs overrides.
     runs: Optional[int] = None
     warmup: Optional[int] = None
 

@@ -2,7 +2,7 @@
 
     python scripts/bench/python_bench.py                 # all workloads, both Python backends
     python scripts/bench/python_bench.py --quick         # tiny sizes, for development
-    python scripts/bench/python_bench.py --backends tf-python --workloads mc-prediction --runs 3
+    python scripts/bench/python_bench.py --backends tf-python --workloads mc-predict --runs 3
 
 Backends: `tf-python` (TensorFlow + TFP + tf_keras) and `torch-python` (CPU torch +
 pytorch-grad-cam). One that cannot be imported is listed in `absent` with the reason; a workload
@@ -33,8 +33,9 @@ def parse_args(argv):
     parser.add_argument('--backends', default=','.join(BACKENDS), help='comma-separated: tf-python,torch-python')
     parser.add_argument('--workloads', default='', help='comma-separated names or name prefixes (default: all)')
     parser.add_argument('--quick', action='store_true', help='smallest sizes, fewest runs')
-    parser.add_argument('--runs', type=int, help='timed runs (default 10, 3 with --quick; mc-prediction 3)')
-    parser.add_argument('--warmup', type=int, help='untimed runs first (default 2, 1 with --quick)')
+    parser.add_argument('--runs', type=int, help='timed runs (default 10, 3 with --quick, 1 for mc-predict-naive-loop)')
+    parser.add_argument('--warmup', type=int,
+                        help='warm-up runs (default 2, 1 with --quick, 0 for mc-predict-naive-loop)')
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--out', default='bench-results', help='folder of the JSON file')
     return parser.parse_args(argv)
@@ -57,13 +58,18 @@ def selected(workloads, patterns):
     return [w for w in workloads if any(w.name == p or w.name.startswith(p) for p in patterns)]
 
 
+def first_given(*values):
+    """The first value that is not None (0 counts as given)."""
+    return next(v for v in values if v is not None)
+
+
 def run_workload(backend, workload, args):
     """One (backend, workload) row, or raises with the reason it failed."""
     context = Context(backend=backend, quick=args.quick, seed=args.seed)
     prepared = workload.setup(context)
     try:
-        runs = args.runs or (3 if args.quick else workload.runs or 10)
-        warmup = args.warmup if args.warmup is not None else (1 if args.quick else workload.warmup or 2)
+        runs = first_given(args.runs, 3 if args.quick else None, workload.runs, 10)
+        warmup = first_given(args.warmup, 1 if args.quick else None, workload.warmup, 2)
         timing = time_runs(prepared, runs, warmup)
     finally:
         prepared.dispose()
@@ -73,7 +79,7 @@ def run_workload(backend, workload, args):
 
 def print_row(row):
     throughput = row['throughput']
-    print(f"{row['backend']:<13} {row['workload']:<20} median {row['medianMs']:>10.1f} ms  "
+    print(f"{row['backend']:<13} {row['workload']:<25} median {row['medianMs']:>10.1f} ms  "
           f"IQR {row['iqrMs']:>8.1f}  min {row['minMs']:>10.1f}  "
           f"{throughput['value']:>9.3f} {throughput['unit']}  {json.dumps(row['params'])}", flush=True)
 

@@ -1,133 +1,170 @@
-"""The `npm run bench` workloads with TensorFlow + TFP + tf_keras, done the article's way.
+"""The `npm run bench` workloads (benchmarks/workloads/*.ts) with TensorFlow + TFP + tf_keras.
 
-The model is the article's: Keras VGG16 (weights=None: timing does not depend on the weights, and
-nothing is downloaded) + Flatten + `tfp.layers.DenseFlipout` softmax head, as
-src/ham10000/model.ts builds it in tfjs-trust. Monte Carlo prediction is S calls of
-`model.predict` (each call samples new weight noise); Grad-CAM is the keras.io recipe with
-GradientTape, batched (one forward and one backward pass for the batch, as tfjs-trust does).
+Same names, sizes, models and inputs as the tfjs workloads, done the article's way: `model.predict`
+for inference, `tfp.layers.DenseFlipout` for the Bayesian head, Monte Carlo prediction as S calls
+of `model.predict` (each call draws new weight noise), Grad-CAM as the keras.io recipe with
+GradientTape. VGG16 is Keras' own with weights=None: timing does not depend on the weights, and
+nothing is downloaded.
 """
 
 import numpy as np
 
 from harness import Prepared, Workload
 
-NUM_CLASSES = 7  # HAM10000's classes.
+CLASSES = 7  # HAM10000's classes.
+HAM10000_EXAMPLES = 10015  # The KL weight of the trainable top is 1 / training examples, as in tfjs.
 
 
-def sizes(context, batch=8, size=224):
-    """The article's batch and image size, or the smallest that still runs VGG16 in quick mode."""
-    return (1, 32) if context.quick else (batch, size)
-
-
-def vgg16_classifier(size, head_activation='softmax'):
-    import tensorflow_probability as tfp
-    import tf_keras as keras
-
-    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
-    x = keras.layers.Flatten(name='head_flatten')(base.output)
-    y = tfp.layers.DenseFlipout(NUM_CLASSES, activation=head_activation, name='head_flipout')(x)
-    return keras.Model(base.input, y)
+def pick(context, full, quick):
+    """The workload's sizes: the tfjs workload's full sizes, or its --quick sizes."""
+    return quick if context.quick else full
 
 
 def images(context, batch, size):
-    rng = np.random.default_rng(context.seed)
-    return rng.uniform(-120, 150, (batch, size, size, 3)).astype(np.float32)  # VGG-preprocessed range.
+    """A seeded batch with pixel values in [0, 255), as the tfjs workloads make."""
+    return np.random.default_rng(context.seed).uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
+
+
+def vgg16_base(size):
+    import tf_keras as keras
+
+    return keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
+
+
+def dense_flipout(kl_weight=1.0, activation='softmax', units=CLASSES):
+    """TFP's DenseFlipout with its KL scaled by `kl_weight`, as tfjs-trust's `klWeight`."""
+    import tensorflow_probability as tfp
+
+    return tfp.layers.DenseFlipout(
+        units, activation=activation,
+        kernel_divergence_fn=lambda q, p, _: tfp.distributions.kl_divergence(q, p) * kl_weight)
 
 
 def vgg16_forward(context):
-    import tf_keras as keras
-
-    batch, size = sizes(context)
-    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(size, size, 3))
+    batch, size = pick(context, (8, 224), (2, 64))
+    base = vgg16_base(size)
     x = images(context, batch, size)
-    return Prepared(
-        params={'batch': batch, 'size': size},
-        items=batch,
-        unit='images/s',
-        run=lambda: base(x, training=False).numpy(),
-        note='VGG16 convolutional base, one call (model(x, training=False))',
-    )
+    return Prepared({'batch': batch, 'size': size}, batch, 'images/s',
+                    lambda: base.predict(x, batch_size=batch, verbose=0))
 
 
-def mc_prediction(context, samples=100):
-    batch, size = sizes(context)
-    samples = 5 if context.quick else samples
-    model = vgg16_classifier(size)
-    x = images(context, batch, size)
-
-    def run():
-        # The article's recipe: S predictions, each a new draw of the Flipout head's weights.
-        draws = np.stack([model.predict(x, batch_size=batch, verbose=0) for _ in range(samples)])
-        return draws.mean(axis=0), draws.std(axis=0)
-
-    return Prepared(
-        params={'batch': batch, 'size': size, 'samples': samples},
-        items=batch,
-        unit='images/s',
-        run=run,
-        note=f'{samples} x model.predict (the article recipe: the whole VGG16 runs per sample)',
-    )
-
-
-def grad_cam(context, layer_name='block5_conv3'):
+def vgg16_top_train_step(context):
+    """Adam step of block4_conv3 … block5_pool + DenseFlipout head on block4_conv2 features."""
     import tensorflow as tf
     import tf_keras as keras
 
-    batch, size = sizes(context)
-    # The recipe removes the softmax: the class score is the logit.
-    model = vgg16_classifier(size, head_activation=None)
-    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
-    x = tf.constant(images(context, batch, size))
-
-    def run():
-        with tf.GradientTape() as tape:
-            activations, preds = grad_model(x)
-            score = tf.gather(preds, tf.argmax(preds, axis=1), axis=1, batch_dims=1)
-        grads = tape.gradient(score, activations)
-        pooled = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        maps = tf.nn.relu(tf.reduce_sum(activations * pooled, axis=-1))
-        return (maps / (tf.reduce_max(maps, axis=(1, 2), keepdims=True) + 1e-12)).numpy()
-
-    return Prepared(
-        params={'batch': batch, 'size': size, 'layer': layer_name},
-        items=batch,
-        unit='images/s',
-        run=run,
-        note='keras.io recipe batched, GradientTape, maps at the layer resolution (no upsampling)',
-    )
-
-
-def dense_step(context, variational):
-    """One optimiser step of a classifier head on VGG16 features: DenseFlipout or Dense."""
-    import tensorflow_probability as tfp
-    import tf_keras as keras
-
-    batch, features = (8, 512) if context.quick else (32, 7 * 7 * 512)
+    batch, size = pick(context, (8, 224), (2, 64))
+    side = size // 8  # block4_conv2 sees the image after three 2×2 poolings.
+    conv = lambda name: keras.layers.Conv2D(512, 3, padding='same', activation='relu', name=name)  # noqa: E731
+    pool = lambda name: keras.layers.MaxPooling2D(2, name=name)  # noqa: E731
+    model = keras.Sequential([
+        keras.Input((side, side, 512)), conv('block4_conv3'), pool('block4_pool'), conv('block5_conv1'),
+        conv('block5_conv2'), conv('block5_conv3'), pool('block5_pool'), keras.layers.Flatten(),
+        dense_flipout(kl_weight=1 / HAM10000_EXAMPLES),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss='categorical_crossentropy')
     rng = np.random.default_rng(context.seed)
-    x = rng.standard_normal((batch, features)).astype(np.float32)
-    y = keras.utils.to_categorical(rng.integers(0, NUM_CLASSES, batch), NUM_CLASSES)
-    layer = (tfp.layers.DenseFlipout(NUM_CLASSES, activation='softmax') if variational
-             else keras.layers.Dense(NUM_CLASSES, activation='softmax'))
-    model = keras.Sequential([keras.Input((features,)), layer])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss='categorical_crossentropy')
-    return Prepared(
-        params={'batch': batch, 'features': features, 'units': NUM_CLASSES},
-        items=batch,
-        unit='examples/s',
-        run=lambda: model.train_on_batch(x, y),
-        note='model.train_on_batch with Adam' + (' (loss includes the KL)' if variational else ''),
-    )
+    features = np.maximum(rng.standard_normal((batch, side, side, 512)), 0).astype(np.float32)
+    labels = tf.one_hot(np.arange(batch) % CLASSES, CLASSES).numpy()
+    return Prepared({'batch': batch, 'size': size, 'features': f'{side}×{side}×512'}, batch, 'images/s',
+                    lambda: model.train_on_batch(features, labels))
+
+
+def mc_predict(variant):
+    """VGG16 + Flatten + DenseFlipout softmax, S samples of a batch, computed as `variant` says."""
+    def setup(context):
+        import tf_keras as keras
+
+        size, samples, batch = pick(context, (224, 100, 8), (32, 4, 1))
+        base = vgg16_base(size)
+        features = keras.Input(base.output_shape[1:])
+        head = keras.Model(features, dense_flipout()(keras.layers.Flatten()(features)))
+        model = keras.Model(base.input, head(base.output))
+        x = images(context, batch, size)
+        predict = lambda m, inputs: m.predict(inputs, batch_size=batch, verbose=0)  # noqa: E731
+        predict(head, predict(base, x)), predict(model, x)  # Traces the predict functions outside the timing.
+
+        def head_loop():
+            # Not the article's recipe, what a TF user could write: the base once, S head passes.
+            features = predict(base, x)
+            return np.mean([predict(head, features) for _ in range(samples)], axis=0)
+
+        runs = {
+            # The article: S whole-network predictions, then their mean.
+            'naive-loop': lambda: np.mean([predict(model, x) for _ in range(samples)], axis=0),
+            'head-loop': head_loop,
+            'forward': lambda: predict(model, x),
+        }
+        notes = {'naive-loop': f'{samples} × model.predict (the article)', 'head-loop': 'base once, S × head.predict',
+                 'forward': 'one model.predict (TFP has no posterior-mean mode: one sample costs the same)'}
+        return Prepared({'size': size, 'samples': samples, 'batch': batch}, batch, 'images/s', runs[variant],
+                        note=notes[variant])
+    return setup
+
+
+def gradcam_vgg16(forward_only):
+    """VGG16 + global average pooling + Dense softmax; the keras.io recipe at block5_conv3."""
+    def setup(context):
+        import tensorflow as tf
+        import tf_keras as keras
+
+        batch, size = pick(context, (8, 224), (2, 64))
+        base = vgg16_base(size)
+        pooled = keras.layers.GlobalAveragePooling2D()(base.output)
+        model = keras.Model(base.input, keras.layers.Dense(CLASSES, activation='softmax')(pooled))
+        x = images(context, batch, size)
+        params = {'batch': batch, 'size': size, 'layer': 'block5_conv3'}
+        if forward_only:
+            return Prepared(params, batch, 'images/s', lambda: model.predict(x, batch_size=batch, verbose=0))
+        model.layers[-1].activation = None  # The recipe explains the logit, as tfjs-trust does by default.
+        grad_model = keras.Model(model.inputs, [model.get_layer('block5_conv3').output, model.output])
+        x = tf.constant(x)
+
+        def run():
+            with tf.GradientTape() as tape:
+                activations, preds = grad_model(x)
+                score = tf.gather(preds, tf.argmax(preds, axis=1), axis=1, batch_dims=1)
+            pooled_grads = tf.reduce_mean(tape.gradient(score, activations), axis=(1, 2), keepdims=True)
+            maps = tf.nn.relu(tf.reduce_sum(activations * pooled_grads, axis=-1, keepdims=True))
+            maps = maps / tf.reduce_max(maps, axis=(1, 2, 3), keepdims=True)
+            return tf.image.resize(maps, (size, size)).numpy()  # Upsampled, as tfjs-trust's default.
+
+        note = 'keras.io recipe, batched; a flat functional model (the recipe cannot reach into a nested one)'
+        return Prepared(params, batch, 'images/s', run, note=note)
+    return setup
+
+
+def dense_layer(kind, train):
+    """A Dense or DenseFlipout layer alone: forward, or one SGD step on a mean squared error."""
+    def setup(context):
+        import tf_keras as keras
+
+        batch, inputs, units = pick(context, (128, 1024, 512), (16, 128, 64))
+        layer = keras.layers.Dense(units) if kind == 'dense' else dense_flipout(1 / 1000, None, units)
+        model = keras.Sequential([keras.Input((inputs,)), layer])
+        model.compile(optimizer=keras.optimizers.SGD(1e-3), loss='mse')
+        rng = np.random.default_rng(context.seed)
+        x = rng.standard_normal((batch, inputs)).astype(np.float32)
+        y = rng.standard_normal((batch, units)).astype(np.float32)
+        run = (lambda: model.train_on_batch(x, y)) if train else (lambda: model(x, training=False).numpy())
+        return Prepared({'batch': batch, 'inputs': inputs, 'units': units}, batch, 'rows/s', run)
+    return setup
 
 
 WORKLOADS = [
-    Workload('vgg16-forward', 'VGG16 convolutional base, one forward pass', vgg16_forward),
-    Workload('mc-prediction', 'Monte Carlo prediction, VGG16 + DenseFlipout head, S calls of model.predict',
-             mc_prediction, runs=3, warmup=1),
-    Workload('grad-cam', 'Grad-CAM at block5_conv3 of VGG16 + DenseFlipout head (GradientTape)', grad_cam),
-    Workload('dense-flipout-step', 'one training step of a DenseFlipout head',
-             lambda context: dense_step(context, variational=True)),
-    Workload('dense-step', 'one training step of a Dense head (the baseline)',
-             lambda context: dense_step(context, variational=False)),
+    Workload('vgg16-forward', 'VGG16 convolutional base, forward pass (predict)', vgg16_forward),
+    Workload('vgg16-top-train-step', 'one Adam step of block4_conv3…block5_pool + DenseFlipout head',
+             vgg16_top_train_step),
+    Workload('mc-predict-naive-loop', 'the article: S whole-network predictions, then their mean',
+             mc_predict('naive-loop'), runs=1, warmup=0),
+    Workload('mc-predict-head-loop', 'VGG16 base once, S predictions of the DenseFlipout head',
+             mc_predict('head-loop')),
+    Workload('mc-predict-forward', 'one prediction of the same model', mc_predict('forward')),
+    Workload('gradcam-vgg16', "Grad-CAM at block5_conv3, class 'predicted', GradientTape", gradcam_vgg16(False)),
+    Workload('gradcam-vgg16-forward', 'the baseline of gradcam-vgg16: one predict of the same model',
+             gradcam_vgg16(True)),
+    *[Workload(f'{kind}-{step}', f'{kind} layer {step}', dense_layer(kind, step == 'train-step'))
+      for kind in ('dense', 'dense-flipout') for step in ('forward', 'train-step')],
 ]
 
 

@@ -1,15 +1,15 @@
-"""pytorch-grad-cam's Grad-CAM (and the plain forward pass) on the same VGG16 shape, CPU torch.
+"""pytorch-grad-cam's Grad-CAM, and the forward passes, on the same VGG16 shape with CPU torch.
 
-torchvision's VGG16 (weights=None) with its classifier replaced by the article's head shape
-(Flatten + a 7-way linear layer), so the network matches the TF one layer for layer. Inputs are
-NCHW, as torch wants. pytorch-grad-cam upsamples each map to the image size (cv2) and min-max
-normalises it: that is part of its time, as the default upsampling is part of tfjs-trust's.
+torchvision's VGG16 (weights=None). As in the tfjs `gradcam-vgg16` workload, the classifier is
+global average pooling + a 7-way linear layer, so the network matches layer for layer. Inputs
+are NCHW, as torch wants. pytorch-grad-cam upsamples each map to the image size (cv2) and min-max
+normalises it, and tfjs-trust's `gradCam` does the same by default.
 """
 
 import numpy as np
 
 from harness import Prepared, Workload
-from tf_workloads import NUM_CLASSES, sizes
+from tf_workloads import CLASSES, pick
 
 
 def vgg16_classifier():
@@ -17,8 +17,8 @@ def vgg16_classifier():
     import torchvision
 
     model = torchvision.models.vgg16(weights=None)
-    model.avgpool = torch.nn.Identity()  # Keras VGG16 with include_top=False has no pooling here.
-    model.classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(NUM_CLASSES))
+    model.avgpool = torch.nn.AdaptiveAvgPool2d(1)
+    model.classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(512, CLASSES))
     return model.eval()
 
 
@@ -26,46 +26,47 @@ def images(context, batch, size):
     import torch
 
     rng = np.random.default_rng(context.seed)
-    return torch.from_numpy(rng.uniform(-2, 2, (batch, 3, size, size)).astype(np.float32))
+    return torch.from_numpy(rng.uniform(0, 255, (batch, 3, size, size)).astype(np.float32))
 
 
-def vgg16_forward(context):
-    import torch
+def forward(network):
+    """One forward pass under inference_mode: the VGG16 base, or the whole classifier."""
+    def setup(context):
+        import torch
 
-    batch, size = sizes(context)
-    features = vgg16_classifier().features
-    x = images(context, batch, size)
+        batch, size = pick(context, (8, 224), (2, 64))
+        model = vgg16_classifier()
+        module = model.features if network == 'base' else model
+        x = images(context, batch, size)
 
-    def run():
-        with torch.inference_mode():
-            return features(x).numpy()
+        def run():
+            with torch.inference_mode():
+                return module(x).numpy()
 
-    return Prepared(params={'batch': batch, 'size': size}, items=batch, unit='images/s', run=run,
-                    note='torchvision VGG16 features, one call under inference_mode')
+        return Prepared({'batch': batch, 'size': size}, batch, 'images/s', run)
+    return setup
 
 
 def grad_cam(context):
     from pytorch_grad_cam import GradCAM
 
-    batch, size = sizes(context)
+    batch, size = pick(context, (8, 224), (2, 64))
     model = vgg16_classifier()
+    cam = GradCAM(model=model, target_layers=[model.features[28]])  # features[28] = block5_conv3.
     x = images(context, batch, size)
-    model(x)  # Materialises the lazy head's weights for this image size.
-    last_conv = model.features[28]  # block5_conv3 in Keras' names.
-    cam = GradCAM(model=model, target_layers=[last_conv])
     return Prepared(
-        params={'batch': batch, 'size': size, 'layer': 'features.28 (block5_conv3)'},
-        items=batch,
-        unit='images/s',
-        run=lambda: cam(input_tensor=x, targets=None),  # None: each image's predicted class.
+        {'batch': batch, 'size': size, 'layer': 'block5_conv3'}, batch, 'images/s',
+        lambda: cam(input_tensor=x, targets=None),  # None: each image's predicted class.
         note='pytorch-grad-cam GradCAM, maps upsampled to the image size',
-        dispose=lambda: cam.activations_and_grads.release(),
+        dispose=cam.activations_and_grads.release,
     )
 
 
 WORKLOADS = [
-    Workload('vgg16-forward', 'VGG16 convolutional base, one forward pass', vgg16_forward),
-    Workload('grad-cam', 'Grad-CAM at block5_conv3 of VGG16 (pytorch-grad-cam)', grad_cam),
+    Workload('vgg16-forward', 'VGG16 convolutional base, forward pass', forward('base')),
+    Workload('gradcam-vgg16', "Grad-CAM at block5_conv3, class 'predicted' (pytorch-grad-cam)", grad_cam),
+    Workload('gradcam-vgg16-forward', 'the baseline of gradcam-vgg16: one forward pass of the same model',
+             forward('classifier')),
 ]
 
 
