@@ -8,6 +8,8 @@
  * all built from kernels WASM runs fast (see `conv_gradients.ts`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+// Its kernels must be registered before ours, or it would overwrite the one this module replaces.
+import '@tensorflow/tfjs-backend-wasm';
 import { ArgumentError } from '../errors';
 import { conv2dFilterGradient, conv2dInputGradient, depthwiseFilterGradient, depthwiseInputGradient } from './conv_gradients';
 
