@@ -31,13 +31,12 @@ export function loadFixture<C>(filename: string): Fixture<C> {
  * value where values are large (a float32 sum's rounding grows with its terms, not its result).
  * `floor` 0 makes it purely relative, for tensors of tiny values.
  */
-export function expectClose(actual: tf.Tensor, expected: Nested, { floor = 1 } = {}): void {
-  const want = tf.tensor(expected as number[]);
-  expect(actual.shape).toEqual(want.shape);
-  const [error, scale] = tf.tidy(() => [
-    tf.max(tf.abs(tf.sub(actual, want))).dataSync()[0],
-    Math.max(floor, tf.max(tf.abs(want)).dataSync()[0]),
-  ]);
-  want.dispose();
+export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { floor = 1 } = {}): void {
+  const [shape, error, scale] = tf.tidy(() => {
+    const want = expected instanceof tf.Tensor ? expected : tf.tensor(expected as number[]);
+    const difference = actual.size === want.size ? tf.max(tf.abs(tf.sub(actual, want))).dataSync()[0] : NaN;
+    return [want.shape, difference, Math.max(floor, tf.max(tf.abs(want)).dataSync()[0])] as const;
+  });
+  expect(actual.shape).toEqual(shape);
   expect(error).toBeLessThanOrEqual(PARITY_TOLERANCE * scale);
 }

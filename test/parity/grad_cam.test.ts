@@ -71,6 +71,11 @@ function libraryNormalisation(raw: Nested): tf.Tensor {
   });
 }
 
+/** Image `index` of a batch, as a batch of one. */
+function imageAt(images: tf.Tensor4D, index: number): tf.Tensor4D {
+  return tf.slice(images, [index, 0, 0, 0], [1, -1, -1, -1]);
+}
+
 const fixture = loadFixture<GradCamCase>('keras_grad_cam.json');
 
 describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versions.tf_keras}, TF ${fixture.versions.tensorflow})`, () => {
@@ -95,11 +100,11 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
     it.each(c.maps.map((m) => [m.layerName, m.image, m.classIdx, m] as const))(
       "layer %s, image %i, class %i: equals Keras's map, normalised as the library does",
       async (layerName, image, classIdx, map) => {
-        const one = tf.slice(images, [image, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+        const one = imageAt(images, image);
         const expected = libraryNormalisation(map.raw);
         await expectNoLeaks(() => {
           const actual = gradCam(model, layerName, classIdx, one, { raw: true });
-          tf.tidy(() => expectClose(tf.squeeze(actual, [0]), expected.arraySync() as Nested));
+          tf.tidy(() => expectClose(tf.squeeze(actual, [0]), expected));
           return actual;
         });
         tf.dispose([one, expected]);
@@ -110,7 +115,7 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
       const withNegatives = c.maps.filter((m) => Math.min(...(m.raw as number[][]).flat()) < 0);
       expect(withNegatives.length).toBeGreaterThan(0);
       for (const map of withNegatives) {
-        const one = tf.slice(images, [map.image, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+        const one = imageAt(images, map.image);
         const actual = tf.tidy(() => tf.squeeze(gradCam(model, map.layerName, map.classIdx, one, { raw: true }), [0]));
         expectClose(actual, map.heatmap);
         tf.dispose([one, actual]);
@@ -119,7 +124,7 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
 
     it('would notice the wrong class score: the probability gives other maps than the logit', () => {
       const map = c.maps[0];
-      const one = tf.slice(images, [map.image, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+      const one = imageAt(images, map.image);
       const expected = libraryNormalisation(map.raw);
       const error = tf.tidy(() => {
         const actual = tf.squeeze(gradCam(model, map.layerName, map.classIdx, one, { raw: true, score: 'probability' }), [0]);
@@ -137,7 +142,7 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
           const keras = c.maps.find((m) => m.layerName === layerName && m.image === image && m.classIdx === classIdx)!;
           const expected = libraryNormalisation(keras.raw);
           const actual = tf.squeeze(tf.slice(maps, [image, 0, 0], [1, -1, -1]), [0]);
-          expectClose(actual, expected.arraySync() as Nested);
+          expectClose(actual, expected);
           tf.dispose([expected, actual]);
         });
         maps.dispose();
