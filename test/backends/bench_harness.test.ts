@@ -59,7 +59,7 @@ describe('benchmark harness', () => {
   });
 
   it('reports a leaking or throwing workload as failed, with the reason', async () => {
-    const leaky: Workload = { ...tiny, name: 'leaky', setup: () => ({ ...tiny.setup({ backend: 'cpu', quick: true, seed: 1 }) as never, run: () => void tf.zeros([2]) }) };
+    const leaky: Workload = { ...tiny, name: 'leaky', setup: async (c) => ({ ...(await tiny.setup(c)), run: () => void tf.zeros([2]) }) };
     const broken: Workload = { ...tiny, name: 'broken', setup: () => { throw new Error('needs a GPU'); } };
     const before = tf.memory().numTensors;
     const outcome = await runBenchmarks({ backends: ['cpu'], workloads: [leaky, broken], runs: 2, warmup: 0, quick: true, seed: 1 });
