@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs @tensorflow/tfjs-node without its download: the native addon is compiled against the
+# TensorFlow shared libraries and C headers that PyPI's `tensorflow-cpu` wheel ships
+# (libtensorflow_cc.so.2 exports the C and eager C APIs the addon calls; libtensorflow_framework.so.2
+# the rest). Needs only the npm and PyPI registries, python3, a C++ compiler and make.
+# See docs/backends.md.
+#
+#   scripts/tfjs-node-offline.sh [project-dir]      (default: the current directory)
+#
+# Environment: TFJS_NODE_VENV (where the wheel goes; default ~/.cache/tfjs-trust/venv-tf),
+# TENSORFLOW_CPU_SPEC (pip requirement; default tensorflow-cpu, tested with 2.21.0).
+# The project's package.json is not changed (npm install --no-save); run it again after `npm ci`.
+set -euo pipefail
+
+PROJECT=$(cd "${1:-.}" && pwd)
+VENV=${TFJS_NODE_VENV:-$HOME/.cache/tfjs-trust/venv-tf}
+SPEC=${TENSORFLOW_CPU_SPEC:-tensorflow-cpu}
+say() { echo "tfjs-node-offline: $*" >&2; }
+
+# 1. The wheel, without its Python dependencies: only its shared libraries and headers are used.
+if [ ! -x "$VENV/bin/pip" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/pip" install --quiet --no-deps "$SPEC"
+TF=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("tensorflow").origin))')
+for needed in include/tensorflow/c/c_api.h include/tensorflow/c/eager/c_api.h libtensorflow_cc.so.2 libtensorflow_framework.so.2; do
+  [ -e "$TF/$needed" ] || { say "the wheel at $TF has no $needed; this TensorFlow version cannot be used"; exit 1; }
+done
+say "TensorFlow libraries and headers from $TF"
+
+# 2. tfjs-node at the project's tfjs-core version, without its install script (the download).
+cd "$PROJECT"
+CORE_VERSION=$(node -p 'require("@tensorflow/tfjs-core/package.json").version')
+npm install --no-save --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$CORE_VERSION"
+ADDON="$PROJECT/node_modules/@tensorflow/tfjs-node"
+
+# 3. deps/ laid out as its binding.gyp expects: -ltensorflow resolves to the wheel's C API library.
+rm -rf "$ADDON/deps" && mkdir -p "$ADDON/deps/lib"
+ln -s "$TF/include" "$ADDON/deps/include"
+ln -s "$TF/libtensorflow_cc.so.2" "$ADDON/deps/lib/libtensorflow_cc.so.2"
+ln -s libtensorflow_cc.so.2 "$ADDON/deps/lib/libtensorflow.so"
+ln -s "$TF/libtensorflow_framework.so.2" "$ADDON/deps/lib/libtensorflow_framework.so.2"
+ln -s libtensorflow_framework.so.2 "$ADDON/deps/lib/libtensorflow_framework.so"
+
+# 4. Compile with npm's node-gyp against the local Node headers (node-gyp would otherwise download them).
+NODE_PREFIX=$(dirname "$(dirname "$(command -v node)")")
+[ -e "$NODE_PREFIX/include/node/node_api.h" ] || { say "no Node headers under $NODE_PREFIX/include/node"; exit 1; }
+NODE_GYP="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
+TARGET=$(cd "$ADDON" && node -p 'require("@mapbox/node-pre-gyp").find(require.resolve("./package.json"))')
+NAPI=$(basename "$(dirname "$TARGET")" | sed 's/^napi-v//')
+(cd "$ADDON" && node "$NODE_GYP" rebuild --nodedir="$NODE_PREFIX" --module_name=tfjs_binding \
+  --module_path="lib/napi-v$NAPI" --napi_build_version="$NAPI" >&2)
+mkdir -p "$(dirname "$TARGET")" && cp "$ADDON/build/Release/tfjs_binding.node" "$TARGET"
+
+# 5. Proof: the 'tensorflow' backend comes up and computes.
+node -e '
+  const tf = require("@tensorflow/tfjs-node");
+  const sum = tf.sum(tf.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 1]), 1, "valid")).dataSync()[0];
+  if (tf.getBackend() !== "tensorflow" || sum !== 36) throw new Error("tfjs-node built but does not compute");
+  console.error("tfjs-node-offline: the tensorflow backend works (" + tf.getBackend() + ")");
+'
