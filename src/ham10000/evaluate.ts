@@ -1,0 +1,214 @@
+import * as fs from 'node:fs';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, DataError } from '../errors';
+import { loadModel } from '../node/model_io';
+import {
+  accuracy,
+  accuracyCoverage,
+  balancedAccuracy,
+  brierScore,
+  calibration,
+  ConformalClassifier,
+  confusionMatrix,
+  mcPredict,
+  negativeLogLikelihood,
+  rocAuc,
+  setMetrics,
+  type CalibrationBin,
+} from '../uncertainty';
+import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
+import { loadImages } from './images';
+import { vggPreprocess } from './preprocess';
+import { readRunConfig, runPaths, type RunConfig } from './run';
+import { recordsOfSplit } from './train';
+
+export const EVALUATION_SPLITS = ['test', 'all'] as const;
+
+/** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */
+export interface LoadedRun {
+  model: tfl.LayersModel;
+  config: RunConfig;
+  dispose(): void;
+}
+
+/** Loads the best model of a run folder with its settings. */
+export async function loadRun(run: string): Promise<LoadedRun> {
+  const config = readRunConfig(run);
+  if (!fs.existsSync(runPaths(run).model)) {
+    throw new DataError(`loadRun: run '${run}' has no trained model yet (no model/ folder). Let 'ham10000 train' finish an epoch, or --resume it.`);
+  }
+  const model = await loadModel(runPaths(run).model);
+  return { model, config, dispose: () => model.dispose() };
+}
+
+export interface PredictRecordsOptions {
+  imageSize: number;
+  /** Monte Carlo samples per image. Default 30. */
+  samples?: number;
+  /** Default 0. */
+  seed?: number;
+  /** Images decoded and predicted at once. Default 32. */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Monte Carlo predictions of many images, as plain arrays aligned with `records` (those that loaded). */
+export interface RecordPredictions {
+  records: LesionRecord[];
+  labels: number[];
+  /** Mean class probabilities [image][class]. */
+  probs: number[][];
+  predictiveEntropy: number[];
+  mutualInformation: number[];
+  problems: DataProblem[];
+}
+
+/** Decodes the images in batches and runs `mcPredict` on each, seeded per batch. */
+export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], options: PredictRecordsOptions): Promise<RecordPredictions> {
+  const samples = checkNumber('predictRecords', 'samples', options.samples ?? 30, { min: 1, integer: true });
+  const batchSize = options.batchSize ?? 32;
+  const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
+  for (let start = 0; start < records.length; start += batchSize) {
+    const loaded = await loadImages(records.slice(start, start + batchSize), { height: options.imageSize, width: options.imageSize });
+    out.problems.push(...loaded.problems);
+    if (loaded.records.length > 0) {
+      const input = vggPreprocess(loaded.images);
+      const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start });
+      out.probs.push(...(prediction.mean.arraySync() as number[][]));
+      out.predictiveEntropy.push(...prediction.predictiveEntropy.arraySync());
+      out.mutualInformation.push(...prediction.mutualInformation.arraySync());
+      prediction.dispose();
+      input.dispose();
+    }
+    loaded.images.dispose();
+    out.records.push(...loaded.records);
+    out.labels.push(...loaded.labels);
+    options.onProgress?.(Math.min(start + batchSize, records.length), records.length);
+  }
+  return out;
+}
+
+export interface EvaluateOptions {
+  /** Run folder of a trained model. */
+  model: string;
+  /** Dataset folder (HAM10000 layout). */
+  data: string;
+  /** 'test': the run's test split; 'all': every image of `data` (a dataset the model never saw). Default 'test'. */
+  split?: (typeof EVALUATION_SPLITS)[number];
+  samples?: number;
+  seed?: number;
+  /** Conformal error rate α. Default 0.1. */
+  alpha?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface PerClassMetrics {
+  class: string;
+  support: number;
+  precision: number | null;
+  recall: number | null;
+  auc: number | null;
+}
+
+export interface Evaluation {
+  split: 'test' | 'all';
+  count: number;
+  samples: number;
+  classes: string[];
+  accuracy: number;
+  balancedAccuracy: number;
+  macroAuc: number;
+  nll: number;
+  brier: number;
+  ece: number;
+  /** Area under the accuracy-coverage curve, examples ordered by predictive entropy. */
+  accuracyCoverageArea: number;
+  /** Split conformal sets calibrated on the run's validation split; null when it is not available. */
+  conformal: { alpha: number; coverage: number; meanSetSize: number; calibrationImages: number } | null;
+  perClass: PerClassMetrics[];
+  /** [true class][predicted class]. */
+  confusionMatrix: number[][];
+  reliability: CalibrationBin[];
+  accuracyCoverage: { coverage: number[]; accuracy: number[] };
+  problems: DataProblem[];
+}
+
+/** Evaluates a run on its test split or on a whole folder: the metrics of issue 5, as plain JSON. */
+export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation> {
+  const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
+  const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
+  const run = await loadRun(options.model);
+  try {
+    const { config } = run;
+    const dataset = await loadHam10000(options.data);
+    const records = split === 'all' ? dataset.records : recordsOfSplit(dataset.records, config).test;
+    if (records.length === 0) {
+      throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
+    }
+    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed };
+    const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
+    const calibrationSet = await conformalCalibration(run, predictOptions);
+    return {
+      split,
+      ...metricsOf(predictions, config.classes, alpha, calibrationSet),
+      samples: options.samples ?? 30,
+      problems: [...dataset.problems, ...predictions.problems],
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The run's own validation images, from the folder it was trained on, when that folder is still there. */
+async function conformalCalibration(run: LoadedRun, options: PredictRecordsOptions): Promise<RecordPredictions | null> {
+  if (!fs.existsSync(run.config.data) || run.config.split.validation.length === 0) return null;
+  const dataset = await loadHam10000(run.config.data);
+  const validation = recordsOfSplit(dataset.records, run.config).validation;
+  return validation.length === 0 ? null : predictRecords(run.model, validation, options);
+}
+
+/** Every metric of an evaluation from predictions; `calibrationSet` calibrates the conformal sets. */
+export function metricsOf(
+  predictions: RecordPredictions,
+  classes: string[],
+  alpha: number,
+  calibrationSet: RecordPredictions | null,
+): Omit<Evaluation, 'split' | 'samples' | 'problems'> {
+  const { probs, labels } = predictions;
+  const matrix = confusionMatrix(probs, labels, classes.length);
+  const auc = rocAuc(probs, labels);
+  const reliability = calibration(probs, labels);
+  const coverageCurve = accuracyCoverage(probs, labels, predictions.predictiveEntropy);
+  let conformal: Evaluation['conformal'] = null;
+  if (calibrationSet && calibrationSet.probs.length > 0) {
+    const classifier = ConformalClassifier.calibrate(calibrationSet.probs, calibrationSet.labels, { alpha });
+    conformal = { alpha, ...setMetrics(classifier.predictSets(probs), labels), calibrationImages: calibrationSet.probs.length };
+  }
+  return {
+    count: probs.length,
+    classes,
+    accuracy: accuracy(probs, labels),
+    balancedAccuracy: balancedAccuracy(probs, labels),
+    macroAuc: auc.macro,
+    nll: negativeLogLikelihood(probs, labels),
+    brier: brierScore(probs, labels),
+    ece: reliability.ece,
+    accuracyCoverageArea: coverageCurve.area,
+    conformal,
+    perClass: classes.map((name, c) => {
+      const support = matrix[c].reduce((a, b) => a + b, 0);
+      const predicted = matrix.reduce((sum, row) => sum + row[c], 0);
+      return {
+        class: name,
+        support,
+        precision: predicted === 0 ? null : matrix[c][c] / predicted,
+        recall: support === 0 ? null : matrix[c][c] / support,
+        auc: auc.perClass[c],
+      };
+    }),
+    confusionMatrix: matrix,
+    reliability: reliability.bins,
+    accuracyCoverage: { coverage: coverageCurve.coverage, accuracy: coverageCurve.accuracy },
+  };
+}
+

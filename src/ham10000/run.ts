@@ -1,0 +1,148 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { DataError } from '../errors';
+import { readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
+import type { SplitSummary } from './split';
+import type { Architecture, Pooling } from './model';
+
+/**
+ * A run folder: everything a training run needs to be resumed, evaluated and explained.
+ *
+ *     RUN/run.json                      settings, class list, split (image ids), warnings
+ *     RUN/model/                        the best model so far (lowest validation loss)
+ *     RUN/checkpoints/latest.json       which checkpoint is the last complete one
+ *     RUN/checkpoints/epoch-0003/       model + optimizer state + training state after epoch 3
+ *     RUN/cache/                        the frozen part's features, reused by --resume
+ */
+export interface RunConfig {
+  version: 1;
+  classes: string[];
+  arch: Architecture;
+  imageSize: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Base layers trained; null for the architecture's default. */
+  trainableLayers: number | null;
+  frozenLayerCount: number;
+  pooling: Pooling;
+  denseUnits: number;
+  camLayer: string;
+  balance: Balance;
+  augment: boolean;
+  /** Early stopping patience in epochs; 0 trains every epoch. */
+  patience: number;
+  pretrained: boolean;
+  weights: string | null;
+  data: string;
+  /** Image ids on each side of the lesion-grouped split. */
+  split: { train: string[]; validation: string[]; test: string[] };
+  summary: SplitSummary;
+  warnings: string[];
+}
+
+export const BALANCES = ['weights', 'sampling', 'none'] as const;
+export type Balance = (typeof BALANCES)[number];
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  kl: number;
+  accuracy: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  seconds: number;
+}
+
+/** What a checkpoint holds beside the weights: enough to continue as if never stopped. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  history: EpochRecord[];
+  bestValLoss: number | null;
+  bestEpoch: number | null;
+  stoppedEarly: boolean;
+}
+
+export function runPaths(run: string) {
+  return {
+    config: path.join(run, 'run.json'),
+    model: path.join(run, 'model'),
+    checkpoints: path.join(run, 'checkpoints'),
+    latest: path.join(run, 'checkpoints', 'latest.json'),
+    cache: path.join(run, 'cache'),
+  };
+}
+
+export function writeRunConfig(run: string, config: RunConfig): void {
+  fs.mkdirSync(run, { recursive: true });
+  writeFileAtomic(runPaths(run).config, JSON.stringify(config, null, 2));
+}
+
+export function readRunConfig(run: string): RunConfig {
+  const file = runPaths(run).config;
+  if (!fs.existsSync(file)) {
+    throw new DataError(`readRunConfig: run folder '${run}' must hold run.json; it does not. Give the --out folder of a 'ham10000 train' run.`);
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
+}
+
+/**
+ * Writes a checkpoint atomically: everything goes into a fresh folder, which is renamed into
+ * place, and only then does latest.json point at it. A crash at any moment leaves latest.json on
+ * the previous complete checkpoint. Older checkpoints are removed afterwards.
+ */
+export async function writeCheckpoint(run: string, model: tfl.LayersModel, optimizer: tf.Optimizer, state: TrainState): Promise<string> {
+  const { checkpoints, latest } = runPaths(run);
+  const name = `epoch-${String(state.epoch).padStart(4, '0')}`;
+  const staging = path.join(checkpoints, `.${name}.${process.pid}.tmp`);
+  fs.rmSync(staging, { recursive: true, force: true });
+  await saveModel(model, staging);
+  const optimizerWeights = await optimizer.getWeights();
+  const { data, specs } = await tf.io.encodeWeights(optimizerWeights);
+  // The moments are the optimizer's own variables; only the iteration count is a fresh tensor.
+  tf.dispose(optimizerWeights.map((weight) => weight.tensor).filter((tensor) => !(tensor instanceof tf.Variable)));
+  writeFileAtomic(path.join(staging, 'optimizer.bin'), new Uint8Array(data as ArrayBuffer));
+  writeFileAtomic(path.join(staging, 'state.json'), JSON.stringify({ ...state, optimizer: specs }, null, 2));
+  const final = path.join(checkpoints, name);
+  fs.rmSync(final, { recursive: true, force: true });
+  fs.renameSync(staging, final);
+  writeFileAtomic(latest, JSON.stringify({ checkpoint: name }));
+  for (const entry of fs.readdirSync(checkpoints)) {
+    if (entry !== name && entry !== 'latest.json') fs.rmSync(path.join(checkpoints, entry), { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** The last complete checkpoint's folder and state, or null when the run has none. */
+export function latestCheckpoint(run: string): { dir: string; state: TrainState } | null {
+  const { latest, checkpoints } = runPaths(run);
+  if (!fs.existsSync(latest)) return null;
+  const dir = path.join(checkpoints, (JSON.parse(fs.readFileSync(latest, 'utf8')) as { checkpoint: string }).checkpoint);
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TrainState;
+  return { dir, state };
+}
+
+/** Puts a checkpoint's weights (matched by name) and optimizer state back into a freshly built model and optimizer. */
+export async function restoreCheckpoint(dir: string, model: tfl.LayersModel, optimizer: tf.Optimizer): Promise<void> {
+  const artifacts = readModelArtifacts(dir);
+  const saved = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs ?? []);
+  try {
+    const missing = model.weights.filter((weight) => !saved[weight.originalName]).map((weight) => weight.originalName);
+    if (missing.length > 0) {
+      throw new DataError(`restoreCheckpoint: checkpoint ${dir} must hold every weight of the model; missing ${missing.join(', ')}. Start a new run instead of --resume.`);
+    }
+    model.setWeights(model.weights.map((weight) => saved[weight.originalName]));
+  } finally {
+    tf.dispose(Object.values(saved));
+  }
+  const { optimizer: specs } = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as { optimizer: tf.io.WeightsManifestEntry[] };
+  const bytes = fs.readFileSync(path.join(dir, 'optimizer.bin'));
+  const named = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, specs);
+  // setWeights keeps the tensors as the optimizer's own variables' values; it copies them into variables.
+  await optimizer.setWeights(specs.map((spec) => ({ name: spec.name, tensor: named[spec.name] })));
+  tf.dispose(Object.values(named));
+}

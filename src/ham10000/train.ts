@@ -1,0 +1,355 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkNumber, checkOneOf, DataError, invalidArgument } from '../errors';
+import { stochasticLayers, withSampling } from '../layers';
+import { SeedStream } from '../random';
+import { saveModel } from '../node/model_io';
+import { balancedSampler, classWeights } from './class_balance';
+import { CLASSES, loadHam10000, type DataProblem, type LesionRecord } from './dataset';
+import { buildFeatureCache, type FeatureCache } from './feature_cache';
+import { ARCHITECTURES, buildClassifier, splitClassifier, type Architecture, type Pooling } from './model';
+import { augment } from './preprocess';
+import {
+  BALANCES,
+  latestCheckpoint,
+  readRunConfig,
+  restoreCheckpoint,
+  runPaths,
+  writeCheckpoint,
+  writeRunConfig,
+  type Balance,
+  type EpochRecord,
+  type RunConfig,
+  type TrainState,
+} from './run';
+import { splitByLesion } from './split';
+
+export interface TrainOptions {
+  /** Dataset folder in the HAM10000 layout. */
+  data: string;
+  /** Run folder: model, checkpoints, cache (see run.ts). */
+  out: string;
+  /** Default 10. With `resume`, the total to reach (so a finished run can be extended). */
+  epochs?: number;
+  /** Default 224. */
+  imageSize?: number;
+  /** Default 'vgg16'. */
+  arch?: Architecture;
+  weights?: string;
+  /** Default 42. */
+  seed?: number;
+  /** Continue the run in `out` from its last checkpoint; its settings and split are kept. */
+  resume?: boolean;
+  /** Default 32. */
+  batchSize?: number;
+  /** Adam's step size. Default 1e-3. */
+  learningRate?: number;
+  trainableLayers?: number;
+  pooling?: Pooling;
+  denseUnits?: number;
+  /** Class imbalance: loss weights per class (default), class-balanced epochs, or nothing. */
+  balance?: Balance;
+  /** Random flips and quarter turns each epoch. Only when nothing is frozen (the cache holds the images). Default false. */
+  augment?: boolean;
+  /** Stop when the validation loss has not improved for this many epochs; 0 (default) never stops early. */
+  patience?: number;
+  /** Shares of the lesion-grouped split. Default 0.15 each. */
+  validation?: number;
+  test?: number;
+  /** Where the frozen features live: 'auto' (default) puts more than 1 GB on disk. */
+  cache?: 'memory' | 'disk' | 'auto';
+  /** Use at most this many images per split (the first ones of each), for quick trials. */
+  limit?: number;
+  /** Progress for a caller that shows it (the CLI's bar); the library itself prints nothing. */
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export type TrainEvent =
+  | { type: 'start'; config: RunConfig; startEpoch: number; problems: DataProblem[] }
+  | { type: 'cache'; split: 'train' | 'validation'; done: number; total: number }
+  | { type: 'step'; epoch: number; epochs: number; step: number; steps: number; loss: number; kl: number; accuracy: number }
+  | { type: 'epoch'; record: EpochRecord; checkpoint: string; improved: boolean }
+  | { type: 'stop'; reason: 'completed' | 'early stopping'; state: TrainState };
+
+export interface TrainResult {
+  run: string;
+  config: RunConfig;
+  state: TrainState;
+  problems: DataProblem[];
+}
+
+const CACHE_IN_MEMORY_LIMIT = 2 ** 30;
+/** Keeps log(p) finite in the loss. */
+const EPSILON = 1e-7;
+
+/**
+ * Trains the Bayesian classifier on a HAM10000-layout folder, seeded throughout: the split, the
+ * initialisation, every epoch's order and every step's weight noise derive from `seed` and the
+ * epoch and step numbers alone, and each checkpoint holds the optimizer state, so `resume`
+ * continues exactly where an uninterrupted run would be (bit for bit on the cpu backend).
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const emit = options.onEvent ?? (() => undefined);
+  const dataset = await loadHam10000(options.data);
+  if (dataset.records.length === 0) {
+    throw new DataError(`train: data folder '${options.data}' must hold usable images; found none (${dataset.problems.length} problems). Check the path and the layout.`);
+  }
+  const checkpoint = options.resume ? latestCheckpoint(options.out) : null;
+  const config = options.resume && checkpoint ? resumeConfig(options) : newConfig(options, dataset.records);
+  const sides = recordsOfSplit(dataset.records, config);
+  const classifier = await buildClassifier({
+    ...config,
+    numClasses: config.classes.length,
+    trainingExamples: sides.train.length,
+    trainableLayers: config.trainableLayers ?? undefined,
+    weights: config.weights ?? undefined,
+  });
+  config.frozenLayerCount = classifier.frozenLayerCount;
+  config.camLayer = classifier.camLayer;
+  config.pretrained = classifier.pretrained;
+  config.warnings = classifier.warnings;
+  writeRunConfig(options.out, config);
+  const optimizer = tf.train.adam(config.learningRate);
+  let state: TrainState = { epoch: 0, history: [], bestValLoss: null, bestEpoch: null, stoppedEarly: false };
+  if (checkpoint) {
+    await restoreCheckpoint(checkpoint.dir, classifier.model, optimizer);
+    state = checkpoint.state;
+  }
+  emit({ type: 'start', config, startEpoch: state.epoch, problems: dataset.problems });
+
+  const { frozen, trainable } = splitClassifier(classifier.model, classifier.frozenLayerCount);
+  const caches = await buildCaches(options, config, frozen, sides, emit);
+  const problems = [...dataset.problems, ...caches.problems];
+  try {
+    state = await trainEpochs({ config, run: options.out, model: classifier.model, trainable, optimizer, caches, state, emit });
+  } finally {
+    caches.train.dispose();
+    caches.validation?.dispose();
+    optimizer.dispose();
+    // A layer counts the times it was applied: the trainable half's layers were applied twice.
+    trainable.dispose();
+    classifier.model.dispose();
+  }
+  return { run: options.out, config, state, problems };
+}
+
+function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
+  const who = 'train';
+  if (fs.existsSync(runPaths(options.out).latest) && !options.resume) {
+    invalidArgument(who, 'out', 'a folder without a previous run', options.out, 'Add --resume to continue it, or choose another --out.');
+  }
+  const seed = checkNumber(who, 'seed', options.seed ?? 42, { integer: true });
+  const split = splitByLesion(records, { validation: options.validation, test: options.test, seed });
+  const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
+  const ids = (side: LesionRecord[]) => side.slice(0, limit).map((record) => record.imageId);
+  return {
+    version: 1,
+    classes: [...CLASSES],
+    arch: checkOneOf(who, 'arch', options.arch ?? 'vgg16', ARCHITECTURES),
+    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? 224, { min: 8, integer: true }),
+    seed,
+    epochs: checkNumber(who, 'epochs', options.epochs ?? 10, { min: 1, integer: true }),
+    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? 32, { min: 1, integer: true }),
+    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? 1e-3, { min: 0, exclusiveMin: true }),
+    trainableLayers: options.trainableLayers ?? null,
+    frozenLayerCount: 0,
+    pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
+    denseUnits: options.denseUnits ?? 0,
+    camLayer: '',
+    balance: checkOneOf(who, 'balance', options.balance ?? 'weights', BALANCES),
+    augment: options.augment ?? false,
+    patience: checkNumber(who, 'patience', options.patience ?? 0, { min: 0, integer: true }),
+    pretrained: false,
+    weights: options.weights ? path.resolve(options.weights) : null,
+    data: path.resolve(options.data),
+    split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
+    summary: split.summary,
+    warnings: [],
+  };
+}
+
+/** A resumed run keeps its settings and split; only the number of epochs may grow. */
+function resumeConfig(options: TrainOptions): RunConfig {
+  const config = readRunConfig(options.out);
+  if (options.epochs !== undefined) config.epochs = checkNumber('train', 'epochs', options.epochs, { min: 1, integer: true });
+  return config;
+}
+
+export function recordsOfSplit(records: LesionRecord[], config: RunConfig): Record<'train' | 'validation' | 'test', LesionRecord[]> {
+  const byId = new Map(records.map((record) => [record.imageId, record]));
+  const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((record): record is LesionRecord => record !== undefined);
+  return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
+}
+
+interface Caches {
+  train: FeatureCache;
+  validation: FeatureCache | null;
+  problems: DataProblem[];
+}
+
+async function buildCaches(
+  options: TrainOptions,
+  config: RunConfig,
+  frozen: tfl.LayersModel | null,
+  sides: Record<'train' | 'validation', LesionRecord[]>,
+  emit: (event: TrainEvent) => void,
+): Promise<Caches> {
+  if (config.augment && frozen) {
+    invalidArgument('train', 'augment', 'used only when no layer is frozen (the cache then holds images)', true, 'Drop --augment or train every layer.');
+  }
+  const rowBytes = frozen ? (frozen.outputs[0].shape.slice(1) as number[]).reduce((a, b) => a * b, 4) : config.imageSize ** 2 * 12;
+  const onDisk = options.cache === 'disk' || (options.cache !== 'memory' && rowBytes * sides.train.length > CACHE_IN_MEMORY_LIMIT);
+  if (onDisk) fs.mkdirSync(runPaths(options.out).cache, { recursive: true });
+  const build = async (split: 'train' | 'validation') => {
+    const file = onDisk ? path.join(runPaths(options.out).cache, `${split}.f32`) : undefined;
+    const onProgress = (done: number, total: number) => emit({ type: 'cache', split, done, total });
+    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, file, onProgress });
+  };
+  const train = await build('train');
+  const validation = sides.validation.length > 0 ? await build('validation') : null;
+  return { train: train.cache, validation: validation?.cache ?? null, problems: [...train.problems, ...(validation?.problems ?? [])] };
+}
+
+interface EpochLoop {
+  config: RunConfig;
+  run: string;
+  model: tfl.LayersModel;
+  trainable: tfl.LayersModel;
+  optimizer: tf.Optimizer;
+  caches: Caches;
+  state: TrainState;
+  emit: (event: TrainEvent) => void;
+}
+
+async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
+  const { config, caches, emit } = loop;
+  let state = loop.state;
+  const order = epochOrder(config, caches.train);
+  const weights = config.balance === 'weights' ? classWeights(caches.train.records) : null;
+  while (state.epoch < config.epochs && !state.stoppedEarly) {
+    const epoch = state.epoch;
+    const started = Date.now();
+    const indices = order(epoch);
+    const steps = Math.ceil(indices.length / config.batchSize);
+    const seeds = new SeedStream(config.seed, `train:epoch:${epoch}`);
+    const totals = { loss: 0, kl: 0, correct: 0 };
+    for (let step = 0; step < steps; step++) {
+      const batch = indices.slice(step * config.batchSize, (step + 1) * config.batchSize);
+      const stats = trainStep(loop, batch, weights, seeds);
+      totals.loss += stats.loss * batch.length;
+      totals.kl = stats.kl;
+      totals.correct += stats.correct;
+      emit({ type: 'step', epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps, loss: stats.loss, kl: stats.kl, accuracy: stats.correct / batch.length });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const validation = caches.validation ? validate(loop.trainable, caches.validation, config.batchSize) : null;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: totals.loss / indices.length,
+      kl: totals.kl,
+      accuracy: totals.correct / indices.length,
+      valLoss: validation?.loss ?? null,
+      valAccuracy: validation?.accuracy ?? null,
+      seconds: (Date.now() - started) / 1000,
+    };
+    const improved = record.valLoss === null || state.bestValLoss === null || record.valLoss < state.bestValLoss;
+    state = nextState(state, record, improved, config.patience);
+    if (improved) await saveModel(loop.model, runPaths(loop.run).model);
+    const checkpoint = await writeCheckpoint(loop.run, loop.model, loop.optimizer, state);
+    emit({ type: 'epoch', record, checkpoint, improved });
+  }
+  emit({ type: 'stop', reason: state.stoppedEarly ? 'early stopping' : 'completed', state });
+  return state;
+}
+
+function nextState(state: TrainState, record: EpochRecord, improved: boolean, patience: number): TrainState {
+  const bestEpoch = improved ? record.epoch : state.bestEpoch;
+  return {
+    epoch: record.epoch,
+    history: [...state.history, record],
+    bestValLoss: improved ? record.valLoss : state.bestValLoss,
+    bestEpoch,
+    stoppedEarly: patience > 0 && bestEpoch !== null && record.epoch - bestEpoch >= patience,
+  };
+}
+
+/** Each epoch's order of cache rows: a seeded shuffle, or a class-balanced draw; a function of the epoch alone. */
+function epochOrder(config: RunConfig, cache: FeatureCache): (epoch: number) => number[] {
+  if (config.balance === 'sampling') {
+    const rowOf = new Map(cache.records.map((record, index) => [record.imageId, index]));
+    const sampler = balancedSampler(cache.records, { seed: config.seed });
+    return (epoch) => sampler(epoch).map((record) => rowOf.get(record.imageId)!);
+  }
+  return (epoch) => {
+    const seeds = new SeedStream(config.seed, `shuffle:${epoch}`);
+    const order = Array.from({ length: cache.count }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = seeds.next()! % (i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    return order;
+  };
+}
+
+/**
+ * One Adam step on the negative ELBO: the (class-weighted) mean cross-entropy plus the head's KL
+ * term, already scaled by klWeight = 1/N (Blundell et al. 2015, eq. 8 spread over the examples).
+ */
+function trainStep(loop: EpochLoop, batch: number[], weights: Record<number, number> | null, seeds: SeedStream) {
+  const { trainable, optimizer, caches, config } = loop;
+  const labels = batch.map((index) => caches.train.records[index].label);
+  const variables = trainable.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  return tf.tidy(() => {
+    let x = caches.train.batch(batch);
+    if (config.augment) x = augment(x as tf.Tensor4D, { seed: seeds.next()! });
+    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), config.classes.length);
+    const exampleWeights = tf.tensor1d(labels.map((label) => weights?.[label] ?? 1));
+    let kl: tf.Scalar | null = null;
+    let correct: tf.Scalar | null = null;
+    const loss = withSampling(trainable, { seed: seeds.next() }, () =>
+      optimizer.minimize(
+        () => {
+          const probs = trainable.apply(x, { training: true }) as tf.Tensor;
+          const crossEntropy = tf.neg(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, EPSILON, 1))), -1));
+          const nll = tf.div(tf.sum(tf.mul(crossEntropy, exampleWeights)), batch.length);
+          kl = tf.keep(klTerm(trainable));
+          correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.argMax(oneHot, -1)), 'float32'))) as tf.Scalar;
+          return tf.add(nll, kl) as tf.Scalar;
+        },
+        true,
+        variables,
+      ),
+    )!;
+    const stats = { loss: loss.dataSync()[0], kl: kl!.dataSync()[0], correct: correct!.dataSync()[0] };
+    // Kept tensors outlive every tidy: free them here.
+    tf.dispose([kl!, correct!]);
+    return stats;
+  });
+}
+
+/** The weighted KL terms the stochastic layers added to the loss. */
+function klTerm(model: tfl.LayersModel): tf.Scalar {
+  const terms = stochasticLayers(model).flatMap((layer) => layer.losses.map((loss) => loss() as tf.Scalar));
+  return terms.length === 0 ? tf.scalar(0) : (tf.addN(terms) as tf.Scalar);
+}
+
+/** Validation loss (mean cross-entropy) and accuracy of the posterior-mean network. */
+function validate(trainable: tfl.LayersModel, cache: FeatureCache, batchSize: number): { loss: number; accuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  for (let start = 0; start < cache.count; start += batchSize) {
+    const rows = Array.from({ length: Math.min(batchSize, cache.count - start) }, (_, i) => start + i);
+    const labels = rows.map((row) => cache.records[row].label);
+    const [batchLoss, batchCorrect] = tf.tidy(() => {
+      const probs = withSampling(trainable, { mode: 'mean' }, () => trainable.predict(cache.batch(rows)) as tf.Tensor2D);
+      const picked = tf.sum(tf.mul(probs, tf.oneHot(tf.tensor1d(labels, 'int32'), probs.shape[1])), -1);
+      const hits = tf.equal(tf.argMax(probs, -1), tf.tensor1d(labels, 'int32'));
+      return [tf.sum(tf.neg(tf.log(tf.clipByValue(picked, EPSILON, 1)))).dataSync()[0], tf.sum(tf.cast(hits, 'float32')).dataSync()[0]];
+    });
+    loss += batchLoss;
+    correct += batchCorrect;
+  }
+  return { loss: loss / cache.count, accuracy: correct / cache.count };
+}
