@@ -32,15 +32,16 @@ export interface ProbeOptions {
  * pass stops at the layer instead of running down to the input.
  */
 export function probeLayer(model: tfl.LayersModel, layer: tfl.layers.Layer, images: tf.Tensor4D, options: ProbeOptions): LayerPass {
+  if (!options.gradients) return recordPass(model, layer, images, options, null);
   const shape = outputShapeOf(layer)!;
   const probeShape = shape.slice(1).every((d) => d !== null)
     ? [images.shape[0], ...(shape.slice(1) as number[])]
     : discoverShape(model, layer, images, options);
-  const probe = options.gradients ? tf.zeros(probeShape) : null;
+  const probe = tf.zeros(probeShape);
   try {
     return recordPass(model, layer, images, options, probe);
   } finally {
-    probe?.dispose();
+    probe.dispose();
   }
 }
 

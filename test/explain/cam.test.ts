@@ -127,6 +127,22 @@ describe('any model shape gives the map of the equivalent flat computation', () 
     tf.dispose([x, activations, expected, maps]);
   });
 
+  it('a fully convolutional model (no fixed input size) gives the map of its fixed-size twin', () => {
+    const fixed = gapModel({ softmax: true });
+    const free = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [null, null, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv' }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    free.setWeights(fixed.getWeights());
+    const x = images(2);
+    const [expected, maps] = [fixed, free].map((model) => cam(model, 'conv', [1, 0], x, { method: 'layercam' }));
+    expect(maxAbsDiff(maps, expected)).toBeLessThan(1e-6);
+    tf.dispose([x, expected, maps]);
+  });
+
   it('a batch gives the maps of its images one by one (one pass, no mixing between images)', () => {
     const model = gapModel({ softmax: true });
     const x = images(3);
