@@ -107,10 +107,13 @@ const MB = 1024 * 1024;
 
 /**
  * Sets the workload up on the active backend, runs it `warmup` times untimed and `runs` times
- * timed, then once more under `tf.profile` for the peak tensor memory. A workload that leaks
+ * timed, then once more under `tf.profile` for the peak tensor memory (setup's tensors included,
+ * tensors alive before setup excluded). A workload that leaks
  * tensors across its runs fails: its timings would include garbage.
  */
 export async function measure(workload: Workload, options: MeasureOptions): Promise<Result> {
+  // Tensors alive before setup (other workloads' leftovers) are not this workload's memory.
+  const baselineBytes = tf.memory().numBytes;
   const prepared = await workload.setup(options.context);
   try {
     for (let i = 0; i < options.warmup; i++) await timedRun(prepared);
@@ -128,7 +131,7 @@ export async function measure(workload: Workload, options: MeasureOptions): Prom
       runs: options.runs,
       ...stats,
       throughput: { value: prepared.throughput.items / (stats.medianMs / 1000), unit: prepared.throughput.unit },
-      peakMemoryMB: profile.peakBytes / MB,
+      peakMemoryMB: (Math.max(profile.peakBytes, tf.memory().numBytes) - baselineBytes) / MB,
       ...(prepared.note ? { note: prepared.note } : {}),
     };
   } finally {

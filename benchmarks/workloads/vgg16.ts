@@ -62,7 +62,7 @@ function trainStep(context: WorkloadContext): PreparedWorkload {
   const model = trainableTop(featureSize, context.seed);
   model.compile({ optimizer: tf.train.adam(1e-4), loss: 'categoricalCrossentropy' });
   const features = tf.tidy(() => tf.relu(tf.randomNormal([batch, featureSize, featureSize, 512], 0, 1, 'float32', context.seed)));
-  const labels = tf.tidy(() => tf.oneHot(tf.mod(tf.range(0, batch, 1, 'int32'), CLASSES), CLASSES));
+  const labels = tf.tidy(() => tf.oneHot(tf.cast(tf.mod(tf.range(0, batch, 1, 'int32'), CLASSES), 'int32'), CLASSES));
   return {
     params: { batch, size, features: `${featureSize}×${featureSize}×512` },
     throughput: { items: batch, unit: 'images/s' },
