@@ -1,3 +1,201 @@
 #!/usr/bin/env node
-/** The `ham10000` command line. */
-export {};
+/** The `ham10000` command line: train, evaluate, predict, report. Progress and messages go to stderr, results to stdout. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { BACKENDS, selectBackend, type BackendName } from '../node';
+import { TrustError } from '../errors';
+import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
+import { ARCHITECTURES, POOLINGS } from './model';
+import { predictImage } from './predict';
+import { writeReport } from './report';
+import { BALANCES, runPaths } from './run';
+import { train, type TrainEvent } from './train';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Draw progress bars (a terminal). Default: whether stderr is a TTY. */
+  bars?: boolean;
+}
+
+const defaultIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  bars: process.stderr.isTTY === true,
+};
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}.`);
+    return n;
+  };
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0.');
+  return n;
+}
+
+function existingPath(what: string) {
+  return (value: string): string => {
+    if (!fs.existsSync(value)) throw new InvalidArgumentError(`${what} '${value}' does not exist: check the path.`);
+    return value;
+  };
+}
+
+/** Runs the CLI on `argv` (without `node` and the script) and returns the exit code; never calls process.exit. */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const verbose = argv.includes('--verbose');
+    const message = error instanceof Error ? error.message : String(error);
+    const kind = error instanceof TrustError ? '' : ' (unexpected; rerun with --verbose and report it)';
+    io.err(`ham10000: error: ${message.split('\n')[0]}${kind}\n`);
+    if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('ham10000')
+    .description('HAM10000 dermoscopy classifier with Bayesian uncertainty and Grad-CAM (tfjs-trust)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  const common = (command: Command) =>
+    command
+      .addOption(new Option('--backend <name>', 'tfjs backend (default: fastest present, or TFJS_TRUST_BACKEND)').choices(BACKENDS))
+      .option('--seed <n>', 'random seed', integer(-2147483648))
+      .option('--verbose', 'stack traces on errors');
+  const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
+
+  common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
+    .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
+    .requiredOption('--out <run>', 'run folder to write (model, checkpoints, cache)')
+    .option('--epochs <n>', 'epochs (with --resume: total to reach)', integer(1))
+    .option('--image-size <px>', 'square input size', integer(8), 224)
+    .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default('vgg16'))
+    .option('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', existingPath('weights'))
+    .option('--trainable-layers <n>', 'base layers trained at its end (vgg16 default 6, compact all)', integer(0))
+    .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
+    .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
+    .option('--batch-size <n>', 'batch size', integer(1), 32)
+    .option('--learning-rate <lr>', 'Adam step size', positiveNumber, 1e-3)
+    .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default('weights'))
+    .option('--augment', 'random flips and quarter turns (only when nothing is frozen)')
+    .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), 0)
+    .option('--limit <n>', 'at most n images per split (quick trials)', integer(1))
+    .addOption(new Option('--cache <where>', 'frozen features').choices(['memory', 'disk', 'auto']).default('auto'))
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .action(async (o) => {
+      await useBackend(o.backend);
+      const progress = new TrainProgress(io);
+      const result = await train({
+        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
+        resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, trainableLayers: o.trainableLayers,
+        pooling: o.pooling, denseUnits: o.dense, balance: o.balance, augment: o.augment === true, patience: o.patience,
+        limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
+      });
+      progress.stop();
+      const last = result.state.history[result.state.history.length - 1];
+      io.err(`ham10000: trained ${result.state.epoch} epochs${result.state.stoppedEarly ? ' (early stopping)' : ''}; best model (epoch ${result.state.bestEpoch}) in ${runPaths(o.out).model}\n`);
+      io.out(`${JSON.stringify({ run: path.resolve(o.out), epochs: result.state.epoch, last, bestEpoch: result.state.bestEpoch, problems: result.problems.length })}\n`);
+    });
+
+  common(program.command('evaluate').description('metrics JSON and confusion matrix of a run'))
+    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
+    .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
+    .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
+    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .action(async (o) => {
+      await useBackend(o.backend);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed });
+      const file = path.join(o.model, `evaluation-${o.split}.json`);
+      fs.writeFileSync(file, JSON.stringify(evaluation, null, 2));
+      io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)}; written to ${file}\n`);
+      io.out(`${JSON.stringify(evaluation)}\n`);
+    });
+
+  common(program.command('predict').description('class probability distributions, density plot and Grad-CAM overlays of one image'))
+    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
+    .requiredOption('--image <file>', 'image file', existingPath('image'))
+    .option('--samples <n>', 'Monte Carlo samples', integer(2), 100)
+    .option('--out <dir>', 'folder for the PNGs (default RUN/predictions/<image>)')
+    .action(async (o) => {
+      await useBackend(o.backend);
+      const prediction = await predictImage({ model: o.model, image: o.image, samples: o.samples, seed: o.seed, out: o.out });
+      io.err(`ham10000: ${prediction.predicted}; density plot and Grad-CAM overlays in ${path.dirname(prediction.files.density)}\n`);
+      io.out(`${JSON.stringify(prediction, null, 2)}\n`);
+    });
+
+  common(program.command('report').description('one self-contained HTML report'))
+    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
+    .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
+    .requiredOption('--out <file>', 'HTML file to write')
+    .addOption(new Option('--split <which>', 'images to evaluate').choices(EVALUATION_SPLITS).default('test'))
+    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
+    .action(async (o) => {
+      await useBackend(o.backend);
+      const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, examples: o.examples });
+      io.err(`ham10000: report written to ${file}\n`);
+      io.out(`${file}\n`);
+    });
+  return program;
+}
+
+/** The training progress bar (epoch, step, loss, KL, accuracy, ETA), plus one plain line per epoch for logs. */
+class TrainProgress {
+  private bar: cliProgress.SingleBar | null = null;
+
+  constructor(private readonly io: CliIo) {}
+
+  on(event: TrainEvent): void {
+    if (event.type === 'start') {
+      const c = event.config;
+      for (const warning of c.warnings) this.io.err(`WARNING: ${warning}\n`);
+      this.io.err(`ham10000: ${c.arch} at ${c.imageSize} px, ${c.split.train.length}/${c.split.validation.length}/${c.split.test.length} train/validation/test images, ` +
+        `${c.frozenLayerCount} frozen layers, ${event.problems.length} problems skipped${event.startEpoch ? `, resuming after epoch ${event.startEpoch}` : ''}\n`);
+    } else if (event.type === 'cache' && event.done === event.total) {
+      this.io.err(`ham10000: ${event.split} features cached (${event.total} images)\n`);
+    } else if (event.type === 'step') {
+      this.step(event);
+    } else if (event.type === 'epoch') {
+      this.stop();
+      const r = event.record;
+      const validation = r.valLoss === null ? '' : `, val loss ${r.valLoss.toFixed(4)}, val acc ${r.valAccuracy!.toFixed(3)}`;
+      this.io.err(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, KL ${r.kl.toFixed(4)}, acc ${r.accuracy.toFixed(3)}${validation}, ${r.seconds.toFixed(1)} s${event.improved ? ' (best)' : ''}; checkpoint ${event.checkpoint}\n`);
+    }
+  }
+
+  private step(event: Extract<TrainEvent, { type: 'step' }>): void {
+    if (!this.io.bars) return;
+    const values = { epoch: `${event.epoch}/${event.epochs}`, loss: event.loss.toFixed(4), kl: event.kl.toFixed(4), acc: event.accuracy.toFixed(3) };
+    if (!this.bar) {
+      this.bar = new cliProgress.SingleBar(
+        { format: 'epoch {epoch} |{bar}| step {value}/{total} | loss {loss} | KL {kl} | acc {acc} | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 20 },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(event.steps, 0, values);
+    }
+    this.bar.update(event.step, values);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
+if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

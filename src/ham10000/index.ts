@@ -1,2 +1,24 @@
-/** The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning, training, reports. */
-export {};
+/**
+ * The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning with a Bayesian
+ * head, crash-safe training, evaluation, prediction with uncertainty and Grad-CAM, HTML reports.
+ */
+export * from './data';
+export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
+export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
+export { buildClassifier, splitClassifier, ARCHITECTURES, POOLINGS, DEFAULT_TRAINABLE_LAYERS } from './model';
+export type { Architecture, Pooling, Classifier, ClassifierOptions, SplitClassifier } from './model';
+export { FeatureCache, buildFeatureCache } from './feature_cache';
+export type { BuildFeatureCacheOptions } from './feature_cache';
+export { train, recordsOfSplit } from './train';
+export type { TrainOptions, TrainEvent, TrainResult } from './train';
+export { readRunConfig, latestCheckpoint, runPaths, BALANCES } from './run';
+export type { RunConfig, TrainState, EpochRecord, Balance } from './run';
+export { evaluateRun, loadRun, predictRecords, metricsOf, EVALUATION_SPLITS } from './evaluate';
+export type { Evaluation, EvaluateOptions, LoadedRun, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { predictImage, explainImage } from './predict';
+export type { PredictImageOptions, ImagePrediction, ImageExplanation, ExplainImageOptions, ClassDistribution } from './predict';
+export { writeReport } from './report';
+export type { ReportOptions } from './report';
+export { densityPlotSvg, reliabilitySvg, accuracyCoverageSvg } from './charts';
+export { main as runCli } from './cli';
+export type { CliIo } from './cli';

@@ -1,0 +1,114 @@
+import type { CalibrationBin, KernelDensity } from '../uncertainty';
+
+/**
+ * Small, dependency-free SVG charts for the CLI's PNGs (rasterised with sharp) and the HTML
+ * report (inlined): the article's density plot, the reliability diagram and the
+ * accuracy-coverage curve. Each returns a complete `<svg>` document.
+ */
+
+const WIDTH = 520;
+const HEIGHT = 320;
+const MARGIN = { left: 56, right: 120, top: 28, bottom: 44 };
+/** Colour-blind-safe categorical palette (Okabe & Ito 2008), one colour per class. */
+const PALETTE = ['#E69F00', '#56B4E9', '#009E73', '#D55E00', '#CC79A7', '#0072B2', '#F0E442', '#000000'];
+
+interface Series {
+  label: string;
+  points: [number, number][];
+  colour?: string;
+  dashed?: boolean;
+}
+
+interface PlotOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  xRange: [number, number];
+  yRange: [number, number];
+  series: Series[];
+  /** Bars drawn under the lines: [x0, x1, height]. */
+  bars?: [number, number, number][];
+}
+
+/** Density of each class probability over the Monte Carlo samples: probability on x, density on y, one curve per class. */
+export function densityPlotSvg(densities: KernelDensity[], classes: readonly string[], title = 'Class probability distributions'): string {
+  const top = Math.max(1, ...densities.flatMap((d) => d.density));
+  return linePlot({
+    title,
+    xLabel: 'probability',
+    yLabel: 'density',
+    xRange: [0, 1],
+    yRange: [0, top * 1.05],
+    series: densities.map((d, c) => ({ label: classes[c], points: d.x.map((x, i) => [x, d.density[i]] as [number, number]) })),
+  });
+}
+
+/** Accuracy against confidence per bin, with the diagonal of perfect calibration. */
+export function reliabilitySvg(bins: readonly CalibrationBin[], ece: number): string {
+  const filled = bins.filter((bin) => bin.count > 0);
+  return linePlot({
+    title: `Reliability diagram (ECE ${ece.toFixed(3)})`,
+    xLabel: 'confidence',
+    yLabel: 'accuracy',
+    xRange: [0, 1],
+    yRange: [0, 1],
+    bars: filled.map((bin) => [bin.lower, bin.upper, bin.accuracy]),
+    series: [
+      { label: 'perfect', points: [[0, 0], [1, 1]], colour: '#888888', dashed: true },
+      { label: 'model', points: filled.map((bin) => [bin.confidence, bin.accuracy]), colour: PALETTE[5] },
+    ],
+  });
+}
+
+/** Accuracy on the most certain fraction of examples, as the rest are referred. */
+export function accuracyCoverageSvg(curve: { coverage: number[]; accuracy: number[] }, area: number): string {
+  const low = Math.min(...curve.accuracy, 1);
+  return linePlot({
+    title: `Accuracy-coverage (area ${area.toFixed(3)})`,
+    xLabel: 'coverage (share of images kept)',
+    yLabel: 'accuracy',
+    xRange: [0, 1],
+    yRange: [Math.max(0, Math.floor(low * 10) / 10), 1],
+    series: [{ label: 'model', points: curve.coverage.map((c, i) => [c, curve.accuracy[i]]), colour: PALETTE[5] }],
+  });
+}
+
+function linePlot(options: PlotOptions): string {
+  const innerW = WIDTH - MARGIN.left - MARGIN.right;
+  const innerH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const sx = (x: number) => MARGIN.left + ((x - options.xRange[0]) / (options.xRange[1] - options.xRange[0] || 1)) * innerW;
+  const sy = (y: number) => MARGIN.top + innerH - ((y - options.yRange[0]) / (options.yRange[1] - options.yRange[0] || 1)) * innerH;
+  const parts: string[] = [
+    `<rect x="0" y="0" width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
+    `<text x="${WIDTH / 2 - MARGIN.right / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`,
+    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${innerW}" height="${innerH}" fill="none" stroke="#333"/>`,
+  ];
+  for (const [x0, x1, h] of options.bars ?? []) {
+    parts.push(`<rect x="${sx(x0).toFixed(1)}" y="${sy(h).toFixed(1)}" width="${(sx(x1) - sx(x0)).toFixed(1)}" height="${(sy(options.yRange[0]) - sy(h)).toFixed(1)}" fill="#cfe3f3" stroke="#9bbfdc"/>`);
+  }
+  for (let t = 0; t <= 4; t++) {
+    const x = options.xRange[0] + ((options.xRange[1] - options.xRange[0]) * t) / 4;
+    const y = options.yRange[0] + ((options.yRange[1] - options.yRange[0]) * t) / 4;
+    parts.push(`<text x="${sx(x).toFixed(1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" font-size="11">${formatTick(x)}</text>`);
+    parts.push(`<text x="${MARGIN.left - 6}" y="${(sy(y) + 4).toFixed(1)}" text-anchor="end" font-size="11">${formatTick(y)}</text>`);
+  }
+  parts.push(`<text x="${MARGIN.left + innerW / 2}" y="${HEIGHT - 8}" text-anchor="middle" font-size="12">${escapeXml(options.xLabel)}</text>`);
+  parts.push(`<text x="14" y="${MARGIN.top + innerH / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${MARGIN.top + innerH / 2})">${escapeXml(options.yLabel)}</text>`);
+  options.series.forEach((series, index) => {
+    const colour = series.colour ?? PALETTE[index % PALETTE.length];
+    const d = series.points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(Math.min(y, options.yRange[1])).toFixed(1)}`).join('');
+    parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="5,4"' : ''}/>`);
+    const ly = MARGIN.top + 14 + index * 18;
+    parts.push(`<line x1="${WIDTH - MARGIN.right + 10}" y1="${ly - 4}" x2="${WIDTH - MARGIN.right + 30}" y2="${ly - 4}" stroke="${colour}" stroke-width="3"/>`);
+    parts.push(`<text x="${WIDTH - MARGIN.right + 36}" y="${ly}" font-size="12">${escapeXml(series.label)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">${parts.join('')}</svg>`;
+}
+
+function formatTick(value: number): string {
+  return Math.abs(value) >= 10 ? value.toFixed(0) : Number(value.toFixed(2)).toString();
+}
+
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,142 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { checkNumber } from '../errors';
+import { bayesianCam } from '../explain/bayesian';
+import { overlay } from '../explain/overlay';
+import { encodePng } from '../node/png';
+import { mcPredict, type McSummary } from '../uncertainty';
+import { densityPlotSvg } from './charts';
+import { loadRun, type LoadedRun } from './evaluate';
+import { readImage } from './images';
+import { vggPreprocess } from './preprocess';
+
+export interface ExplainImageOptions {
+  /** Monte Carlo samples of the class probabilities. Default 100. */
+  samples?: number;
+  /** Networks drawn for the Bayesian Grad-CAM. Default 16. */
+  camSamples?: number;
+  /** Default 0. */
+  seed?: number;
+}
+
+export interface ClassDistribution {
+  class: string;
+  mean: number;
+  std: number;
+  q05: number;
+  q95: number;
+}
+
+/** One image explained: its probability distributions, density plot and Grad-CAM maps. Call `dispose()`. */
+export interface ImageExplanation {
+  predicted: string;
+  classes: ClassDistribution[];
+  predictiveEntropy: number;
+  expectedEntropy: number;
+  mutualInformation: number;
+  samples: number;
+  /** The density plot, one curve per class, as an SVG document. */
+  densitySvg: string;
+  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes. */
+  camMeanPng: Buffer;
+  camStdPng: Buffer;
+  /** The mean map [1, H, W] at the model's input size, for localisation against a mask. */
+  camMean: tf.Tensor3D;
+  dispose(): void;
+}
+
+/**
+ * Monte Carlo prediction and Bayesian Grad-CAM of one RGB image [H, W, 3] (0..255, at the run's
+ * image size): what `predict` writes to files and `report` inlines.
+ */
+export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: ExplainImageOptions = {}): Promise<ImageExplanation> {
+  const samples = checkNumber('explainImage', 'samples', options.samples ?? 100, { min: 2, integer: true });
+  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? 16, { min: 2, integer: true });
+  const seed = options.seed ?? 0;
+  const { classes } = run.config;
+  const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
+  const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95] });
+  const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1] } });
+  prediction.dispose();
+  const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
+  input.dispose();
+  const [camMeanPng, camStdPng] = await Promise.all([overlayPng(rgb, cam.mean), overlayPng(rgb, cam.std, true)]);
+  const camMean = tf.clone(cam.mean);
+  cam.dispose();
+  const mean = summary.mean[0];
+  const top = mean.indexOf(Math.max(...mean));
+  return {
+    predicted: classes[top],
+    classes: classes.map((name, c) => ({
+      class: name,
+      mean: mean[c],
+      std: summary.std[0][c],
+      q05: summary.quantiles[0].values[0][c],
+      q95: summary.quantiles[1].values[0][c],
+    })),
+    predictiveEntropy: summary.predictiveEntropy[0],
+    expectedEntropy: summary.expectedEntropy[0],
+    mutualInformation: summary.mutualInformation[0],
+    samples,
+    densitySvg: densityPlotSvg(summary.densities![0], classes, `Predicted: ${classes[top]} (${(mean[top] * 100).toFixed(1)} %)`),
+    camMeanPng,
+    camStdPng,
+    camMean,
+    dispose: () => camMean.dispose(),
+  };
+}
+
+/** Blends map 0 of `maps` over the image; a standard-deviation map is first scaled to its own maximum. */
+async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, rescale = false): Promise<Buffer> {
+  const blended = tf.tidy(() => {
+    const map = tf.squeeze(tf.slice(maps, [0, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
+    const scaled = rescale ? tf.div(map, tf.maximum(tf.max(map), 1e-12)) : map;
+    return overlay(rgb, scaled as tf.Tensor2D);
+  });
+  try {
+    return await encodePng(blended);
+  } finally {
+    blended.dispose();
+  }
+}
+
+export async function svgToPng(svg: string): Promise<Buffer> {
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+export interface PredictImageOptions extends ExplainImageOptions {
+  /** Run folder of a trained model. */
+  model: string;
+  /** Image file (JPEG or PNG). */
+  image: string;
+  /** Folder for the PNGs. Default RUN/predictions/<image name>. */
+  out?: string;
+}
+
+export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camMean' | 'dispose'> & {
+  image: string;
+  files: { density: string; camMean: string; camStd: string };
+};
+
+/** `ham10000 predict`: the JSON summary of one image, with its density plot and Grad-CAM overlays written as PNGs. */
+export async function predictImage(options: PredictImageOptions): Promise<ImagePrediction> {
+  const run = await loadRun(options.model);
+  try {
+    const size = run.config.imageSize;
+    const rgb = await readImage(options.image, { height: size, width: size });
+    const explanation = await explainImage(run, rgb, options).finally(() => rgb.dispose());
+    explanation.dispose();
+    const out = options.out ?? path.join(options.model, 'predictions', path.parse(options.image).name);
+    fs.mkdirSync(out, { recursive: true });
+    const files = { density: path.join(out, 'density.png'), camMean: path.join(out, 'gradcam-mean.png'), camStd: path.join(out, 'gradcam-std.png') };
+    fs.writeFileSync(files.density, await svgToPng(explanation.densitySvg));
+    fs.writeFileSync(files.camMean, explanation.camMeanPng);
+    fs.writeFileSync(files.camStd, explanation.camStdPng);
+    const { predicted, classes, predictiveEntropy, expectedEntropy, mutualInformation, samples } = explanation;
+    return { image: path.resolve(options.image), predicted, classes, predictiveEntropy, expectedEntropy, mutualInformation, samples, files };
+  } finally {
+    run.dispose();
+  }
+}

@@ -1,0 +1,132 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber } from '../errors';
+import { localization } from '../explain/localization';
+import { encodePng, writeFileAtomic } from '../node';
+import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
+import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
+import { evaluateRun, loadRun, type Evaluation, type EvaluateOptions } from './evaluate';
+import { readImage, readMask } from './images';
+import { explainImage, type ImageExplanation } from './predict';
+import { recordsOfSplit } from './train';
+
+export interface ReportOptions extends EvaluateOptions {
+  /** The HTML file to write. */
+  out: string;
+  /** Sample images shown with density plots and overlays: one per class first. Default 7. */
+  examples?: number;
+}
+
+interface Example {
+  record: LesionRecord;
+  explanation: ImageExplanation;
+  imagePng: Buffer;
+  /** Share of the mean Grad-CAM map's energy on the lesion mask, and whether its peak is on it; null without a mask. */
+  onLesion: { energyInside: number; pointingHit: boolean } | null;
+}
+
+/**
+ * `ham10000 report`: one self-contained HTML page (inline SVG and PNG, no external files) with
+ * the evaluation's metrics, confusion matrix, reliability diagram and accuracy-coverage curve,
+ * and, for sample images, the density plot, the Grad-CAM overlays and how much of each map lies
+ * on the lesion where a mask exists.
+ */
+export async function writeReport(options: ReportOptions): Promise<{ file: string; evaluation: Evaluation }> {
+  const count = checkNumber('writeReport', 'examples', options.examples ?? 7, { min: 0, integer: true });
+  const evaluation = await evaluateRun(options);
+  const run = await loadRun(options.model);
+  const examples: Example[] = [];
+  try {
+    const dataset = await loadHam10000(options.data);
+    const pool = evaluation.split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
+    for (const record of pickExamples(pool, count)) {
+      const size = run.config.imageSize;
+      const rgb = await readImage(record.imagePath, { height: size, width: size });
+      try {
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed });
+        examples.push({ record, explanation, imagePng: await encodePng(rgb), onLesion: await lesionShare(record, explanation.camMean, size) });
+      } finally {
+        rgb.dispose();
+      }
+    }
+    const html = renderHtml(evaluation, run.config.warnings, examples, options);
+    fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+    writeFileAtomic(options.out, html);
+  } finally {
+    examples.forEach((example) => example.explanation.dispose());
+    run.dispose();
+  }
+  return { file: path.resolve(options.out), evaluation };
+}
+
+/** One image of each class in turn (masked images first), so rare classes are shown too. */
+function pickExamples(records: readonly LesionRecord[], count: number): LesionRecord[] {
+  const byClass = new Map<number, LesionRecord[]>();
+  const sorted = [...records].sort((a, b) => Number(b.maskPath !== null) - Number(a.maskPath !== null));
+  for (const record of sorted) byClass.set(record.label, [...(byClass.get(record.label) ?? []), record]);
+  const picked: LesionRecord[] = [];
+  for (let round = 0; picked.length < Math.min(count, records.length); round++) {
+    for (const members of [...byClass.entries()].sort((a, b) => a[0] - b[0]).map(([, m]) => m)) {
+      if (members[round] && picked.length < count) picked.push(members[round]);
+    }
+  }
+  return picked;
+}
+
+async function lesionShare(record: LesionRecord, camMean: tf.Tensor3D, size: number): Promise<Example['onLesion']> {
+  if (!record.maskPath) return null;
+  const mask = await readMask(record.maskPath, { height: size, width: size });
+  const masks = tf.expandDims(mask, 0) as tf.Tensor3D;
+  try {
+    const result = localization(camMean, masks);
+    return { energyInside: result.energyInside[0], pointingHit: result.pointingHit[0] };
+  } finally {
+    tf.dispose([mask, masks]);
+  }
+}
+
+const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c060}
+.card{border:1px solid #ddd;padding:1em;margin:1em 0;display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}.card img{width:160px;image-rendering:pixelated}`;
+
+function renderHtml(evaluation: Evaluation, warnings: string[], examples: Example[], options: ReportOptions): string {
+  const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)} %`);
+  const num = (value: number) => value.toFixed(3);
+  const conformal = evaluation.conformal;
+  const metrics: [string, string][] = [
+    ['images', String(evaluation.count)],
+    ['accuracy', pct(evaluation.accuracy)],
+    ['balanced accuracy', pct(evaluation.balancedAccuracy)],
+    ['macro AUC', num(evaluation.macroAuc)],
+    ['NLL', num(evaluation.nll)],
+    ['Brier score', num(evaluation.brier)],
+    ['ECE', num(evaluation.ece)],
+    ['accuracy-coverage area', num(evaluation.accuracyCoverageArea)],
+    [`conformal coverage (α = ${conformal?.alpha ?? '–'})`, conformal ? pct(conformal.coverage) : 'no calibration split'],
+    ['conformal mean set size', conformal ? conformal.meanSetSize.toFixed(2) : '–'],
+  ];
+  const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
+  const header = evaluation.classes.map((c) => `<th>${escapeXml(c)}</th>`).join('');
+  const matrix = evaluation.confusionMatrix
+    .map((row, i) => `<tr><th>${escapeXml(evaluation.classes[i])}</th>${row.map((n) => `<td>${n}</td>`).join('')}</tr>`)
+    .join('');
+  const perClass = evaluation.perClass
+    .map((c) => `<tr><th>${escapeXml(c.class)}</th><td>${c.support}</td><td>${pct(c.precision)}</td><td>${pct(c.recall)}</td><td>${c.auc === null ? '–' : num(c.auc)}</td></tr>`)
+    .join('');
+  const cards = examples.map(({ record, explanation: e, imagePng, onLesion }) => `<div class="card">
+<div><b>${escapeXml(record.imageId)}</b><br>true: ${escapeXml(record.dx)} (${escapeXml(CLASS_NAMES[record.dx as ClassName] ?? '')})<br>predicted: ${escapeXml(e.predicted)}<br>
+entropy ${num(e.predictiveEntropy)} nats<br>mutual information ${num(e.mutualInformation)} nats<br>
+${onLesion ? `Grad-CAM on lesion: ${pct(onLesion.energyInside)} of the map, peak ${onLesion.pointingHit ? 'on' : 'off'} the lesion` : 'no mask'}</div>
+<div><img src="${dataUri(imagePng)}" alt="image"><br>image</div><div><img src="${dataUri(e.camMeanPng)}" alt="Grad-CAM mean"><br>Grad-CAM mean</div>
+<div><img src="${dataUri(e.camStdPng)}" alt="Grad-CAM std"><br>Grad-CAM std (uncertainty)</div><div>${e.densitySvg}</div></div>`);
+  return `<!doctype html><html><head><meta charset="utf-8"><title>HAM10000 report</title><style>${STYLE}</style></head><body>
+<h1>HAM10000 model report</h1><p>Run <code>${escapeXml(path.resolve(options.model))}</code>, data <code>${escapeXml(path.resolve(options.data))}</code>, split <b>${evaluation.split}</b>, ${evaluation.samples} Monte Carlo samples. ${evaluation.problems.length} images skipped.</p>
+${warnings.map((w) => `<p class="warn">${escapeXml(w)}</p>`).join('')}
+<h2>Metrics</h2><table>${metrics.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${v}</td></tr>`).join('')}</table>
+<h2>Per class</h2><table><tr><th></th><th>images</th><th>precision</th><th>recall</th><th>AUC</th></tr>${perClass}</table>
+<h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p><table><tr><th></th>${header}</tr>${matrix}</table>
+<h2>Calibration and selective prediction</h2>${reliabilitySvg(evaluation.reliability, evaluation.ece)} ${accuracyCoverageSvg(evaluation.accuracyCoverage, evaluation.accuracyCoverageArea)}
+<h2>Sample images</h2>${cards.join('\n')}
+</body></html>`;
+}

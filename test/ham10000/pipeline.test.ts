@@ -1,0 +1,109 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { main } from '../../src/ham10000/cli';
+import { loadHam10000 } from '../../src/ham10000/dataset';
+import { evaluateRun } from '../../src/ham10000/evaluate';
+import { predictImage } from '../../src/ham10000/predict';
+import { writeReport } from '../../src/ham10000/report';
+import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
+import { train } from '../../src/ham10000/train';
+
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
+
+/** Runs the CLI in-process, capturing its output. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), bars: false });
+  return { code, out, err };
+}
+
+describe('HAM10000 pipeline: train → evaluate → predict → report on tiny generated data', () => {
+  let dir: string;
+  let data: string;
+  let run: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ham-pipeline-'));
+    data = path.join(dir, 'data');
+    run = path.join(dir, 'run');
+    await writeSyntheticHam10000(data, { imagesPerClass: 8, width: 40, height: 30, seed: 3 });
+    // Only the head trains: the cpu backend's convolution filter gradient is far too slow for a unit test.
+    await train({ data, out: run, arch: 'compact', imageSize: 16, trainableLayers: 0, denseUnits: 8, epochs: 2, batchSize: 8, seed: 1, learningRate: 0.01 });
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('evaluates the test split with consistent metrics, leaking nothing', async () => {
+    const before = tf.memory().numTensors;
+    const evaluation = await evaluateRun({ model: run, data, samples: 4, seed: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    const config = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
+    expect(evaluation.count).toBe(config.split.test.length);
+    expect(evaluation.confusionMatrix.flat().reduce((a, b) => a + b, 0)).toBe(evaluation.count);
+    const diagonal = evaluation.confusionMatrix.reduce((sum, row, i) => sum + row[i], 0);
+    expect(evaluation.accuracy).toBeCloseTo(diagonal / evaluation.count, 12);
+    for (const value of [evaluation.accuracy, evaluation.balancedAccuracy, evaluation.macroAuc, evaluation.ece, evaluation.accuracyCoverageArea]) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+    expect(evaluation.perClass.map((c) => c.support)).toEqual(evaluation.confusionMatrix.map((row) => row.reduce((a, b) => a + b, 0)));
+    expect(evaluation.conformal).not.toBeNull();
+    expect(evaluation.conformal!.meanSetSize).toBeGreaterThanOrEqual(1);
+  });
+
+  it('predicts one image: distributions, entropy decomposition, density plot and Grad-CAM PNGs', async () => {
+    const { records } = await loadHam10000(data);
+    const before = tf.memory().numTensors;
+    const prediction = await predictImage({ model: run, image: records[0].imagePath, samples: 20, camSamples: 4, seed: 5, out: path.join(dir, 'pred') });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(prediction.classes.map((c) => c.class)).toEqual(['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc']);
+    expect(prediction.classes.reduce((sum, c) => sum + c.mean, 0)).toBeCloseTo(1, 5);
+    for (const c of prediction.classes) {
+      expect(c.q05).toBeLessThanOrEqual(c.q95);
+      expect(c.std).toBeGreaterThanOrEqual(0);
+    }
+    expect(prediction.predictiveEntropy).toBeCloseTo(prediction.expectedEntropy + prediction.mutualInformation, 5);
+    for (const file of Object.values(prediction.files)) expect([...fs.readFileSync(file).subarray(0, 4)]).toEqual(PNG_MAGIC);
+  });
+
+  it('writes one self-contained HTML report with the charts, overlays and lesion shares', async () => {
+    const before = tf.memory().numTensors;
+    const { file } = await writeReport({ model: run, data, out: path.join(dir, 'report.html'), samples: 4, examples: 2, seed: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    const html = fs.readFileSync(file, 'utf8');
+    expect(html).toMatch(/Confusion matrix/);
+    expect(html).toMatch(/Reliability diagram \(ECE \d\.\d{3}\)/);
+    expect(html).toMatch(/Accuracy-coverage \(area \d\.\d{3}\)/);
+    expect(html.match(/data:image\/png;base64,/g)).toHaveLength(2 * 3);
+    expect(html.match(/Grad-CAM on lesion: \d+\.\d % of the map/g)).toHaveLength(2);
+    expect(html).not.toMatch(/src="(?!data:)/);
+  });
+
+  it('runs through the CLI entry: JSON on stdout, one-line errors with a fix and non-zero exit codes', async () => {
+    const ok = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '3');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out).split).toBe('test');
+    expect(ok.err).toMatch(/using the 'cpu' backend/);
+    expect(fs.existsSync(path.join(run, 'evaluation-test.json'))).toBe(true);
+
+    const missing = await cli('train', '--data', path.join(dir, 'nope'), '--out', path.join(dir, 'x'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.err.trim().split('\n')).toHaveLength(1);
+    expect(missing.err).toMatch(/data folder '.*nope' does not exist: check the path/);
+
+    const notRun = await cli('evaluate', '--model', data, '--data', data, '--backend', 'cpu');
+    expect(notRun.code).toBe(1);
+    // The backend line, then exactly one error line; no stack trace without --verbose.
+    const [backendLine, ...errorLines] = notRun.err.trim().split('\n');
+    expect(backendLine).toMatch(/using the 'cpu' backend/);
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/^ham10000: error: readRunConfig: run folder '.*' must hold run\.json; it does not\. Give the --out folder/);
+    const verbose = await cli('evaluate', '--model', data, '--data', data, '--backend', 'cpu', '--verbose');
+    expect(verbose.err).toMatch(/\n\s+at /);
+
+    const badFlag = await cli('train', '--data', data, '--out', path.join(dir, 'y'), '--epochs', 'many');
+    expect(badFlag.code).not.toBe(0);
+    expect(badFlag.err).toMatch(/--epochs.*must be an integer >= 1/);
+  });
+});
