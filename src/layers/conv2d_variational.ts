@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, describe, invalidArgument, ShapeError } from '../errors';
+import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
 
@@ -61,6 +62,19 @@ export abstract class Conv2DVariational extends VariationalLayer {
     const inChannels = inputShape[3] as number;
     this.inputSpec = [{ ndim: 4, axes: { [-1]: inChannels } }];
     return [...this.kernelSize, inChannels, this.filters];
+  }
+
+  /** tf.conv2d answers an image smaller than the kernel with negative sizes or a RangeError: refuse it by name. */
+  protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
+    const span = this.kernelSize.map((size, axis) => (size - 1) * this.dilationRate[axis] + 1);
+    const [, height, width] = x.shape as number[];
+    if (this.padding === 'valid' && (height < span[0] || width < span[1])) {
+      throw new ShapeError(
+        `${this.who()}: input must be at least ${span[0]} × ${span[1]} pixels (the kernel's span, with padding 'valid'); ` +
+          `got shape ${describe(x.shape)}. Use larger images, or padding 'same'.`,
+      );
+    }
+    return super.applyKernel(x, mode, seeds);
   }
 
   protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor =>

@@ -164,7 +164,9 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const input = Array.isArray(inputs) ? inputs[0] : inputs;
+      // Images often arrive as int32 (tf.browser.fromPixels) or bool masks; tf.conv2d takes float32 only.
+      const x = input.dtype === 'float32' ? input : tf.cast(input, 'float32');
       const mode: SamplingMode =
         kwargs.mode === undefined
           ? (this.samplingOverride?.mode ?? this.mode)

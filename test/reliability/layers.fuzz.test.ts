@@ -3,7 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import * as trust from '../../src';
-import { DenseVariational, SAMPLING_MODES, ShapeError, rhoOf, sigmaOf, withSampling } from '../../src';
+import { Conv2DVariational, DenseVariational, SAMPLING_MODES, ShapeError, rhoOf, sigmaOf, withSampling } from '../../src';
 import { attempt, fuzzParams, hasNonFinite, makeTensor, namedArgument, tensorSpec, wrongType } from './fuzz';
 
 /**
@@ -141,6 +141,91 @@ describe.each(DENSE_CLASSES.map((cls) => [cls.className, cls] as const))('%s und
         expect(JSON.parse(JSON.stringify(copy.getConfig()))).toEqual(config);
       }),
       fuzzParams(60),
+    );
+  });
+});
+
+type ConvCtor = new (args: Record<string, unknown>) => Conv2DVariational;
+const CONV_CLASSES = Object.values(trust as Record<string, unknown>).filter(
+  (value): value is ConvCtor & { className: string } =>
+    typeof value === 'function' && value.prototype instanceof Conv2DVariational && 'className' in value,
+);
+const pair = fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })));
+const pairAccepts = (v: unknown) =>
+  Number.isInteger(v) ? (v as number) >= 1 : Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 1);
+/** The base fields and the conv geometry; `units` belongs to the dense layers only. */
+const CONV_FIELDS: Record<string, Field> = {
+  ...Object.fromEntries(Object.entries(FIELDS).filter(([key]) => key !== 'units')),
+  filters: { valid: fc.integer({ min: 1, max: 3 }), accepts: (v) => Number.isInteger(v) && (v as number) >= 1 },
+  kernelSize: { valid: pair, wrong: [[1], [1, 2, 3], [0, 1]], accepts: pairAccepts },
+  strides: { valid: pair, accepts: (v) => v == null || pairAccepts(v) },
+  padding: { valid: fc.constantFrom('valid', 'same'), accepts: (v) => v == null || v === 'valid' || v === 'same' },
+  dilationRate: { valid: pair, accepts: (v) => v == null || pairAccepts(v) },
+};
+/** Keras' conv_output_length, computed here independently of the layer. */
+function convLength(size: number, kernel: number, stride: number, dilation: number, padding: string): number {
+  const span = (kernel - 1) * dilation + 1;
+  return Math.max(0, Math.ceil((padding === 'same' ? size : size - span + 1) / stride));
+}
+const asPair = (v: unknown, fallback: number): [number, number] =>
+  v == null ? [fallback, fallback] : Array.isArray(v) ? (v as [number, number]) : [v as number, v as number];
+
+describe.each(CONV_CLASSES.map((cls) => [cls.className, cls] as const))('%s under fuzzed options and inputs', (_name, Layer) => {
+  const convArgs = fc
+    .record(Object.fromEntries(Object.entries(CONV_FIELDS).map(([key, field]) => [key, option(field)])))
+    .map((args) => Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined)));
+
+  it('a constructor succeeds on valid options and names a wrong option otherwise', () => {
+    fc.assert(
+      fc.property(convArgs, (args) => {
+        const wrongKeys = Object.keys(CONV_FIELDS).filter((key) => !CONV_FIELDS[key].accepts(args[key]));
+        const { error } = attempt(() => new Layer(args), () => undefined);
+        if (wrongKeys.length === 0) expect(error).toBeUndefined();
+        else expect(wrongKeys).toContain(error && namedArgument(error));
+      }),
+      fuzzParams(100),
+    );
+  });
+
+  it('apply gives Keras output sizes, or a ShapeError naming the input; never leaks', () => {
+    const geometry = fc.record({ filters: fc.integer({ min: 1, max: 3 }), kernelSize: pair, strides: pair, padding: fc.constantFrom('valid', 'same'), dilationRate: pair, mode: fc.constantFrom(...SAMPLING_MODES) });
+    fc.assert(
+      fc.property(geometry, tensorSpec({ minRank: 3, maxRank: 5, maxAxis: 6, nonFinite: false }), (args, spec) => {
+        const { result, error } = attempt(
+          () => {
+            const layer = new Layer(args);
+            try {
+              return { layer, y: tf.tidy(() => layer.apply(makeTensor(spec)) as tf.Tensor) };
+            } catch (error) {
+              // Built before the input was refused: its weights are the test's to free, not a leak.
+              if (layer.built) layer.dispose();
+              throw error;
+            }
+          },
+          ({ layer, y }) => {
+            y.dispose();
+            layer.dispose();
+          },
+        );
+        const [kernel, stride, dilation] = [asPair(args.kernelSize, 1), asPair(args.strides, 1), asPair(args.dilationRate, 1)];
+        const [batch, height, width, channels] = spec.shape;
+        const span = (axis: number) => (kernel[axis] - 1) * dilation[axis] + 1;
+        const tooSmall = args.padding === 'valid' && (height < span(0) || width < span(1));
+        if (spec.shape.length !== 4 || tooSmall) {
+          expect(error).toBeInstanceOf(ShapeError);
+          expect(error && namedArgument(error)).toBe('input');
+          return;
+        }
+        expect(error).toBeUndefined();
+        expect(result?.y.shape).toEqual([
+          batch,
+          convLength(height, kernel[0], stride[0], dilation[0], args.padding),
+          convLength(width, kernel[1], stride[1], dilation[1], args.padding),
+          args.filters,
+        ]);
+        expect(channels).toBeGreaterThanOrEqual(0);
+      }),
+      fuzzParams(80),
     );
   });
 });
