@@ -1,0 +1,83 @@
+/**
+ * The article's figure: for each class, the kernel density of its probability over the Monte Carlo
+ * samples (probability on x, density on y). A narrow peak is a class the model is sure of; a wide
+ * or two-humped curve is one it is not.
+ */
+import type { KernelDensity } from '../../../src';
+
+/** Tableau 10: distinguishable lines for up to ten classes. */
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const MARGIN = { left: 48, right: 12, top: 12, bottom: 36 };
+
+export function classColour(index: number): string {
+  return PALETTE[index % PALETTE.length];
+}
+
+/** Draws one curve per class; `highlight` (the explained class) is drawn thicker, on top. */
+export function drawDensities(canvas: HTMLCanvasElement, densities: KernelDensity[], classNames: string[], highlight: number): void {
+  const context = canvas.getContext('2d')!;
+  const { width, height } = canvas;
+  const plotWidth = width - MARGIN.left - MARGIN.right;
+  const plotHeight = height - MARGIN.top - MARGIN.bottom;
+  const top = Math.max(...densities.flatMap((curve) => curve.density), 1e-9);
+  const toX = (p: number) => MARGIN.left + p * plotWidth;
+  const toY = (d: number) => MARGIN.top + plotHeight * (1 - d / top);
+
+  context.fillStyle = '#fff';
+  context.fillRect(0, 0, width, height);
+  drawAxes(context, { toX, toY, top, width, height });
+  const order = densities.map((_, index) => index).filter((index) => index !== highlight).concat(highlight);
+  for (const index of order) {
+    const { x, density } = densities[index];
+    context.strokeStyle = classColour(index);
+    context.lineWidth = index === highlight ? 3 : 1.5;
+    context.beginPath();
+    x.forEach((p, i) => (i === 0 ? context.moveTo(toX(p), toY(density[i])) : context.lineTo(toX(p), toY(density[i]))));
+    context.stroke();
+  }
+  drawLegend(context, classNames, width);
+}
+
+interface Frame {
+  toX: (p: number) => number;
+  toY: (d: number) => number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+function drawAxes(context: CanvasRenderingContext2D, { toX, toY, top, height }: Frame): void {
+  context.strokeStyle = '#333';
+  context.fillStyle = '#333';
+  context.lineWidth = 1;
+  context.font = '11px sans-serif';
+  context.beginPath();
+  context.moveTo(toX(0), toY(top));
+  context.lineTo(toX(0), toY(0));
+  context.lineTo(toX(1), toY(0));
+  context.stroke();
+  context.textAlign = 'center';
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) context.fillText(p.toFixed(2), toX(p), toY(0) + 14);
+  context.fillText('probability of the class', toX(0.5), height - 4);
+  context.textAlign = 'right';
+  context.fillText(top.toPrecision(2), toX(0) - 4, toY(top) + 8);
+  context.fillText('0', toX(0) - 4, toY(0));
+  context.save();
+  context.translate(12, toY(top / 2));
+  context.rotate(-Math.PI / 2);
+  context.textAlign = 'center';
+  context.fillText('density', 0, 0);
+  context.restore();
+}
+
+function drawLegend(context: CanvasRenderingContext2D, classNames: string[], width: number): void {
+  context.font = '11px sans-serif';
+  context.textAlign = 'left';
+  classNames.forEach((name, index) => {
+    const y = MARGIN.top + 6 + index * 14;
+    context.fillStyle = classColour(index);
+    context.fillRect(width - 90, y - 6, 12, 4);
+    context.fillStyle = '#333';
+    context.fillText(name, width - 74, y);
+  });
+}
