@@ -45,7 +45,7 @@ async function run(): Promise<number> {
   };
   const runFolder = path.join(out, 'run');
   step('training the compact CNN with a DenseFlipout head');
-  await cli('train', '--data', data, '--out', runFolder, '--arch', 'compact', '--image-size', values['image-size'] ?? (real ? '64' : '32'),
+  await cli('train', '--data', data, '--out', runFolder, '--arch', 'compact', '--image-size', values['image-size'] ?? '32',
     '--epochs', values.epochs ?? (real ? '12' : '15'), '--batch-size', '32', '--learning-rate', '0.003', ...(real ? ['--cache', 'disk'] : []));
   step('evaluating on the lesion-grouped test split');
   await cli('evaluate', '--model', runFolder, '--data', data, '--samples', '30');
