@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber } from '../errors';
-import { localization } from '../explain/localization';
+import { localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
