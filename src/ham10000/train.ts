@@ -106,33 +106,32 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     trainableLayers: config.trainableLayers ?? undefined,
     weights: config.weights ?? undefined,
   });
-  config.frozenLayerCount = classifier.frozenLayerCount;
-  config.camLayer = classifier.camLayer;
-  config.pretrained = classifier.pretrained;
-  config.warnings = classifier.warnings;
-  writeRunConfig(options.out, config);
+  Object.assign(config, { frozenLayerCount: classifier.frozenLayerCount, camLayer: classifier.camLayer, pretrained: classifier.pretrained, warnings: classifier.warnings });
   const optimizer = tf.train.adam(config.learningRate);
-  let state: TrainState = { epoch: 0, history: [], bestValLoss: null, bestEpoch: null, stoppedEarly: false };
-  if (checkpoint) {
-    await restoreCheckpoint(checkpoint.dir, classifier.model, optimizer);
-    state = checkpoint.state;
-  }
-  emit({ type: 'start', config, startEpoch: state.epoch, problems: dataset.problems });
-
   const { frozen, trainable } = splitClassifier(classifier.model, classifier.frozenLayerCount);
-  const caches = await buildCaches(options, config, frozen, sides, emit);
-  const problems = [...dataset.problems, ...caches.problems];
+  let caches: Caches | null = null;
   try {
+    if (config.augment && frozen) {
+      invalidArgument('train', 'augment', 'used only when no layer is frozen (the cache then holds images)', true, 'Drop --augment or train every layer.');
+    }
+    writeRunConfig(options.out, config);
+    let state: TrainState = { epoch: 0, history: [], bestValLoss: null, bestEpoch: null, stoppedEarly: false };
+    if (checkpoint) {
+      await restoreCheckpoint(checkpoint.dir, classifier.model, optimizer);
+      state = checkpoint.state;
+    }
+    emit({ type: 'start', config, startEpoch: state.epoch, problems: dataset.problems });
+    caches = await buildCaches(options, config, frozen, sides, emit);
     state = await trainEpochs({ config, run: options.out, model: classifier.model, trainable, optimizer, caches, state, emit });
+    return { run: options.out, config, state, problems: [...dataset.problems, ...caches.problems] };
   } finally {
-    caches.train.dispose();
-    caches.validation?.dispose();
+    caches?.train.dispose();
+    caches?.validation?.dispose();
     optimizer.dispose();
     // A layer counts the times it was applied: the trainable half's layers were applied twice.
     trainable.dispose();
     classifier.model.dispose();
   }
-  return { run: options.out, config, state, problems };
 }
 
 function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
@@ -196,9 +195,6 @@ async function buildCaches(
   sides: Record<'train' | 'validation', LesionRecord[]>,
   emit: (event: TrainEvent) => void,
 ): Promise<Caches> {
-  if (config.augment && frozen) {
-    invalidArgument('train', 'augment', 'used only when no layer is frozen (the cache then holds images)', true, 'Drop --augment or train every layer.');
-  }
   const rowBytes = frozen ? (frozen.outputs[0].shape.slice(1) as number[]).reduce((a, b) => a * b, 4) : config.imageSize ** 2 * 12;
   const onDisk = options.cache === 'disk' || (options.cache !== 'memory' && rowBytes * sides.train.length > CACHE_IN_MEMORY_LIMIT);
   if (onDisk) fs.mkdirSync(runPaths(options.out).cache, { recursive: true });

@@ -46,4 +46,22 @@ describe('train', () => {
     expect(config.seed).toBe(7);
     expect(fs.readdirSync(runPaths(path.join(dir, 'resumed')).checkpoints).sort()).toEqual(['epoch-0003', 'latest.json']);
   });
+
+  it('stops early when the validation loss stops improving, with balanced sampling', async () => {
+    // Adam steps of 1e-12 vanish in float32 next to the weights: the validation loss never moves.
+    const result = await train({ ...base('early'), epochs: 5, patience: 1, balance: 'sampling', learningRate: 1e-12 });
+    expect(result.state.history.map((h) => h.epoch)).toEqual([1, 2]);
+    expect(result.state.stoppedEarly).toBe(true);
+    expect(result.state.bestEpoch).toBe(1);
+    expect(result.state.history[1].valLoss).toBe(result.state.history[0].valLoss);
+  });
+
+  it('refuses to overwrite a run without resume, and augmentation over frozen features', async () => {
+    await expect(train({ ...base('straight'), epochs: 1 })).rejects.toThrow(
+      /train: out must be a folder without a previous run; got '.*straight'\. Add --resume to continue it, or choose another --out\./,
+    );
+    const before = tf.memory().numTensors;
+    await expect(train({ ...base('augmented'), epochs: 1, augment: true })).rejects.toThrow(/augment must be used only when no layer is frozen/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
