@@ -32,7 +32,8 @@ function vggStyle(base: 'sequential' | 'functional'): tfl.Sequential {
     tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'block1_conv1' }),
     tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'block1_conv2' }),
     tfl.layers.maxPooling2d({ poolSize: 2 }),
-    tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', name: 'block2_conv1' }),
+    // Without a bias, to check the converter handles one.
+    tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', useBias: false, name: 'block2_conv1' }),
     tfl.layers.maxPooling2d({ poolSize: 2 }),
   ];
   const features =
