@@ -3,7 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
-import { SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
+import { callSampling, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 import type { LayerArgs } from './variational';
 
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
@@ -56,12 +56,8 @@ export class MCDropout extends tfl.layers.Layer implements StochasticLayer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      const mode: SamplingMode =
-        kwargs.mode === undefined
-          ? (this.samplingOverride?.mode ?? this.mode)
-          : checkOneOf(`MCDropout '${this.name}'`, 'kwargs.mode', kwargs.mode, SAMPLING_MODES);
+      const { mode, seeds } = callSampling(`MCDropout '${this.name}'`, kwargs.mode, this, this.seeds);
       if (mode === 'mean' || this.rate === 0) return tf.clone(x);
-      const seeds = this.samplingOverride?.seeds ?? this.seeds;
       // Keep with probability 1 − rate, scaled by 1 / (1 − rate) so E[output] = input.
       const keep = tf.cast(tf.greaterEqual(seeds.uniform(x.shape), this.rate), x.dtype);
       return tf.mul(x, tf.div(keep, 1 - this.rate));

@@ -35,6 +35,21 @@ export interface StochasticLayer extends tfl.layers.Layer {
   samplingOverride: SamplingOverride | null;
 }
 
+/**
+ * What a stochastic layer samples with on one call: the call's own `kwargs.mode` (validated), else
+ * the model-wide override of `withSampling`, else the layer's own mode and seeds.
+ */
+export function callSampling(
+  who: string,
+  kwargsMode: unknown,
+  layer: { samplingOverride: SamplingOverride | null; mode: SamplingMode },
+  ownSeeds: SeedStream,
+): { mode: SamplingMode; seeds: SeedStream } {
+  const mode =
+    kwargsMode === undefined ? (layer.samplingOverride?.mode ?? layer.mode) : checkOneOf(who, 'kwargs.mode', kwargsMode, SAMPLING_MODES);
+  return { mode, seeds: layer.samplingOverride?.seeds ?? ownSeeds };
+}
+
 export function isStochastic(layer: tfl.layers.Layer): layer is StochasticLayer {
   return (layer as Partial<StochasticLayer>).stochastic === true;
 }

@@ -7,7 +7,7 @@ import { checkBoolean } from '../validation';
 import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
 import { type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
 import { createPrior, type Prior, type PriorSpec } from './priors';
-import { SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
+import { callSampling, SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 
 export type ActivationIdentifier = NonNullable<Parameters<typeof tfl.layers.activation>[0]['activation']>;
 /** tfjs-layers' base layer arguments (name, inputShape, trainable, ...), which it does not export by name. */
@@ -167,11 +167,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
       const input = Array.isArray(inputs) ? inputs[0] : inputs;
       // Images often arrive as int32 (tf.browser.fromPixels) or bool masks; tf.conv2d takes float32 only.
       const x = input.dtype === 'float32' ? input : tf.cast(input, 'float32');
-      const mode: SamplingMode =
-        kwargs.mode === undefined
-          ? (this.samplingOverride?.mode ?? this.mode)
-          : checkOneOf(this.who(), 'kwargs.mode', kwargs.mode, SAMPLING_MODES);
-      const seeds = this.samplingOverride?.seeds ?? this.seeds;
+      const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
       let y = this.applyKernel(x, mode, seeds);
       if (this.biasLoc) y = tf.add(y, this.applyBias(y.shape, mode, seeds));
       return this.activationLayer.apply(y) as tf.Tensor;
