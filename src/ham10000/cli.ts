@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { BACKENDS, selectBackend, type BackendName } from '../node';
+import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
 import { ARCHITECTURES, POOLINGS } from './model';
@@ -118,7 +118,7 @@ function buildProgram(io: CliIo): Command {
       await useBackend(o.backend);
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed });
       const file = path.join(o.model, `evaluation-${o.split}.json`);
-      fs.writeFileSync(file, JSON.stringify(evaluation, null, 2));
+      writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)}; written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
