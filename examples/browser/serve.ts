@@ -4,7 +4,7 @@
  * `/run/model/model.json` and `/run/run.json`.
  *
  *     npm run demo:browser                      build, serve, pick model files in the page
- *     npm run demo:browser -- --run runs/demo   build, serve and preload that run's model
+ *     npm run demo:browser -- --run runs/demo/run   build, serve and preload that run's model
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const runFlag = process.argv.indexOf('--run');
   const run = runFlag >= 0 ? process.argv[runFlag + 1] : undefined;
   if (run !== undefined && !fs.existsSync(path.join(run, 'model', 'model.json'))) {
-    throw new Error(`demo:browser: --run must be a run folder holding model/model.json; '${run}' does not. Give the --out folder of 'npm run demo'.`);
+    throw new Error(`demo:browser: --run must be a run folder holding model/model.json; '${run}' does not. Give a 'ham10000 train --out' folder, or RUN/run of 'npm run demo -- --out RUN'.`);
   }
   await buildDemo(DEFAULT_OUT_DIR);
   const server = await serveStatic(DEFAULT_OUT_DIR, run ? { run: path.resolve(run) } : {}, Number(process.env.PORT ?? 8080));

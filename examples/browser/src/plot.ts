@@ -8,24 +8,35 @@ import type { KernelDensity } from '../../../src';
 /** Tableau 10: distinguishable lines for up to ten classes. */
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 const MARGIN = { left: 48, right: 12, top: 12, bottom: 36 };
+/** The frame is this many times the highlighted curve's peak. */
+const HEADROOM = 1.25;
 
 export function classColour(index: number): string {
   return PALETTE[index % PALETTE.length];
 }
 
-/** Draws one curve per class; `highlight` (the explained class) is drawn thicker, on top. */
+/**
+ * Draws one curve per class; `highlight` (the explained class) is drawn thicker, on top. The y axis
+ * is scaled to the highlighted curve: a class the model rules out (all samples near 0) has a spike
+ * many times higher, which would flatten every other curve, so spikes are clipped at the frame.
+ */
 export function drawDensities(canvas: HTMLCanvasElement, densities: KernelDensity[], classNames: string[], highlight: number): void {
   const context = canvas.getContext('2d')!;
   const { width, height } = canvas;
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = height - MARGIN.top - MARGIN.bottom;
-  const top = Math.max(...densities.flatMap((curve) => curve.density), 1e-9);
+  const highest = (curve: KernelDensity) => Math.max(...curve.density);
+  const top = Math.max(Math.min(Math.max(...densities.map(highest)), HEADROOM * highest(densities[highlight])), 1e-9);
   const toX = (p: number) => MARGIN.left + p * plotWidth;
   const toY = (d: number) => MARGIN.top + plotHeight * (1 - d / top);
 
   context.fillStyle = '#fff';
   context.fillRect(0, 0, width, height);
   drawAxes(context, { toX, toY, top, width, height });
+  context.save();
+  context.beginPath();
+  context.rect(MARGIN.left, MARGIN.top, plotWidth, plotHeight);
+  context.clip();
   const order = densities.map((_, index) => index).filter((index) => index !== highlight).concat(highlight);
   for (const index of order) {
     const { x, density } = densities[index];
@@ -35,6 +46,7 @@ export function drawDensities(canvas: HTMLCanvasElement, densities: KernelDensit
     x.forEach((p, i) => (i === 0 ? context.moveTo(toX(p), toY(density[i])) : context.lineTo(toX(p), toY(density[i]))));
     context.stroke();
   }
+  context.restore();
   drawLegend(context, classNames, width);
 }
 
