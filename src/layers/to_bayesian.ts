@@ -8,6 +8,7 @@ import { Conv2DReparameterization } from './conv2d_reparameterization';
 import { DenseFlipout } from './dense_flipout';
 import { DenseLocalReparameterization } from './dense_local_reparameterization';
 import { DenseReparameterization } from './dense_reparameterization';
+import { MCDropout } from './mc_dropout';
 import { layerWeight, MOPED_DELTA, mopedInitialize } from './moped';
 import type { PriorSpec } from './priors';
 import { allLayers, isStochastic } from './sampling';
@@ -42,9 +43,14 @@ export interface ToBayesianOptions {
   estimator?: ConverterEstimator;
   /** Seed: each converted layer gets its own seed derived from it. Default: fresh randomness. */
   seed?: number;
+  /**
+   * `'keep'` (default): Dropout layers stay as they are (off at prediction). `'mc'`: every Dropout
+   * becomes an MCDropout of the same rate, on at prediction time (MC dropout, Gal & Ghahramani 2016).
+   */
+  dropout?: 'keep' | 'mc';
 }
 
-const OPTION_NAMES = ['layers', 'delta', 'priorFromWeights', 'prior', 'klWeight', 'estimator', 'seed'];
+const OPTION_NAMES = ['layers', 'delta', 'priorFromWeights', 'prior', 'klWeight', 'estimator', 'seed', 'dropout'];
 const ESTIMATOR_NAMES: readonly ConverterEstimator[] = ['flipout', 'sample', 'local'];
 
 /** The variational counterpart of each convertible class, per estimator. */
@@ -58,27 +64,30 @@ const COUNTERPARTS: Record<string, Partial<Record<ConverterEstimator, string>>> 
 };
 
 /**
- * The config keys a counterpart keeps. Initialisers, regularisers and constraints are dropped:
- * MOPED replaces the former, the KL term the regularisers.
+ * The config keys a replacement keeps, besides COMMON_KEYS. Initialisers, regularisers and
+ * constraints are dropped: MOPED replaces the former, the KL term the regularisers.
  */
 const KEPT_KEYS: Record<string, string[]> = {
-  Dense: ['units'],
-  Conv2D: ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate'],
+  Dense: ['units', 'activation', 'useBias'],
+  Conv2D: ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias'],
+  Dropout: ['rate'],
 };
-const COMMON_KEYS = ['name', 'trainable', 'dtype', 'batchInputShape', 'activation', 'useBias'];
+const COMMON_KEYS = ['name', 'trainable', 'dtype', 'batchInputShape'];
 
 interface Settings {
   estimator: ConverterEstimator;
   klWeight: number;
   prior: PriorSpec;
   delta: number;
+  dropout: 'keep' | 'mc';
 }
 
 /**
  * Returns a NEW model in which the chosen Dense and Conv2D layers (nested models included) are
  * their variational counterparts (Dense → DenseFlipout, Conv2D → Conv2DFlipout by default),
  * MOPED-initialised from the trained weights (loc = w, sigma = δ·|w|; Krishnan et al. 2020).
- * Every other layer is rebuilt from its config with its weights copied; frozen layers stay frozen.
+ * With `dropout: 'mc'` every Dropout becomes an MCDropout. Every other layer is rebuilt from its
+ * config with its weights copied; frozen layers stay frozen.
  * The original model is not modified. The new model is not compiled.
  *
  * A Sequential whose first layer is a nested model holding variational layers comes back as the
@@ -93,6 +102,11 @@ export function toBayesian(model: tfl.LayersModel, options: ToBayesianOptions = 
   const chosen = selectLayers(who, model, opts.layers ?? 'all');
   const seeds = new SeedStream(opts.seed === undefined ? undefined : checkNumber(who, 'options.seed', opts.seed, { integer: true }), who);
   const replacements = new Map(chosen.map((layer) => [layer, counterpartEntry(who, layer, settings, seeds.next())]));
+  if (settings.dropout === 'mc') {
+    for (const layer of allLayers(model).filter((l) => l.getClassName() === 'Dropout')) {
+      replacements.set(layer, mcDropoutEntry(who, layer, seeds.next()));
+    }
+  }
   const { className, config } = rewriteContainer(model, { className: model.getClassName(), config: model.getConfig() }, replacements);
   const [cls, fromConfig] = serialization.SerializationMap.getMap().classNameMap[className];
   const converted = fromConfig(cls, config) as tfl.LayersModel;
@@ -110,6 +124,7 @@ function resolveSettings(who: string, opts: ToBayesianOptions): Settings {
     klWeight: checkNumber(who, 'options.klWeight', opts.klWeight ?? 1, { min: 0 }),
     prior: { ...prior, meanFromWeights: meanFromWeights ?? false },
     delta: checkNumber(who, 'options.delta', opts.delta ?? MOPED_DELTA, { min: 0 }),
+    dropout: checkOneOf(who, 'options.dropout', opts.dropout ?? 'keep', ['keep', 'mc']),
   };
 }
 
@@ -153,12 +168,26 @@ function counterpartEntry(who: string, layer: Layer, settings: Settings, seed: n
   if (source.dataFormat === 'channelsFirst') {
     invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'Conv2DFlipout works on NHWC.');
   }
-  const kept = [...COMMON_KEYS, ...KEPT_KEYS[kind]].filter((key) => source[key] !== undefined);
-  const config: ConfigDict = Object.fromEntries(kept.map((key) => [key, source[key]]));
+  const config = keptConfig(kind, source);
   return {
     className,
     config: { ...config, klWeight: settings.klWeight, prior: settings.prior as ConfigDict, seed: seed ?? null },
   };
+}
+
+/** The config entry of the MCDropout replacing a Dropout layer. */
+function mcDropoutEntry(who: string, layer: Layer, seed: number | undefined): LayerEntry {
+  const source = layer.getConfig();
+  if (source.noiseShape != null) {
+    invalidArgument(who, `layer '${layer.name}' noiseShape`, 'null (MCDropout drops each element on its own)', source.noiseShape, "Use dropout: 'keep'.");
+  }
+  return { className: MCDropout.className, config: { ...keptConfig('Dropout', source), seed: seed ?? null } };
+}
+
+/** The keys of a deterministic layer's config that its replacement takes over. */
+function keptConfig(kind: string, source: ConfigDict): ConfigDict {
+  const kept = [...COMMON_KEYS, ...KEPT_KEYS[kind]].filter((key) => source[key] !== undefined);
+  return Object.fromEntries(kept.map((key) => [key, source[key]]));
 }
 
 /** `container`'s config entry with the chosen layers swapped for their counterparts, recursively. */

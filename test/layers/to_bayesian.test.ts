@@ -7,6 +7,7 @@ import {
   DenseFlipout,
   DenseLocalReparameterization,
   isStochastic,
+  MCDropout,
   layerWeight,
   sigmaOf,
   toBayesian,
@@ -221,6 +222,29 @@ describe('toBayesian', () => {
     expect(local.layers[2]).toBeInstanceOf(DenseLocalReparameterization);
   });
 
+  it("with dropout: 'mc', turns every Dropout into an MCDropout of the same rate, on at prediction time", () => {
+    const original = mlp();
+    const x = tf.randomNormal([4, 5], 0, 1, 'float32', 8);
+    const expected = original.predict(x) as tf.Tensor;
+    const converted = toBayesian(original, { dropout: 'mc', layers: ['out'], seed: 8 });
+    const dropout = converted.layers[1] as MCDropout;
+    expect(dropout).toBeInstanceOf(MCDropout);
+    expect(dropout.rate).toBe(0.3);
+    expect(converted.layers[0].getClassName()).toBe('Dense');
+    const y = meanPrediction(converted, x);
+    expect(maxAbsDiff(y, expected)).toBeLessThan(1e-5);
+    const [a, b] = [converted.predict(x), converted.predict(x)] as tf.Tensor[];
+    expect(maxAbsDiff(a, b)).toBeGreaterThan(0);
+    expect(toBayesian(original).layers[1].getClassName()).toBe('Dropout');
+    const shaped = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 2, inputShape: [3] }), tfl.layers.dropout({ rate: 0.5, noiseShape: [1, 2], name: 'drop' })],
+    });
+    expect(() => toBayesian(shaped, { dropout: 'mc' })).toThrow(
+      /^toBayesian: layer 'drop' noiseShape must be null \(MCDropout drops each element on its own\); got \[1, 2\]\. Use dropout: 'keep'\.$/,
+    );
+    tf.dispose([x, expected, y, a, b]);
+  });
+
   it('passes klWeight, prior and derived seeds to every converted layer; priorFromWeights centres the prior on w', () => {
     const original = mlp();
     const converted = toBayesian(original, { klWeight: 0.01, prior: { stddev: 0.5 }, priorFromWeights: true, seed: 3 });
@@ -282,6 +306,7 @@ describe('toBayesian', () => {
     [{ klWeight: -1 }, /^toBayesian: options\.klWeight must be a number >= 0; got -1\.$/],
     [{ priorFromWeights: 1 }, /^toBayesian: options\.priorFromWeights must be true or false; got 1\.$/],
     [{ seed: 0.5 }, /^toBayesian: options\.seed must be an integer; got 0\.5\.$/],
+    [{ dropout: 'gaussian' }, /^toBayesian: options\.dropout must be one of 'keep', 'mc'; got 'gaussian'\.$/],
     [{ dleta: 0.1 }, /^toBayesian: options has unknown 'dleta'; the known options are .*Check the spelling\.$/],
   ])('refuses %j with an error naming the option', (options, message) => {
     expect(() => toBayesian(mlp(), options as never)).toThrow(message);
