@@ -161,12 +161,12 @@ function counterpartEntry(who: string, layer: Layer, settings: Settings, seed: n
       'options.estimator',
       "'flipout' or 'sample' when converting a Conv2D layer",
       settings.estimator,
-      `'${layer.name}' is a Conv2D: local reparameterisation is exact only for dense layers; or leave it out of options.layers.`,
+      `'${layer.name}' is a Conv2D, and local reparameterisation is exact only for dense layers. Pick another estimator, or leave it out of options.layers.`,
     );
   }
   const source = layer.getConfig();
   if (source.dataFormat === 'channelsFirst') {
-    invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'Conv2DFlipout works on NHWC.');
+    invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'The variational conv layers work on NHWC.');
   }
   const config = keptConfig(kind, source);
   return {
