@@ -32,7 +32,10 @@ interface PlotOptions {
 
 /** Density of each class probability over the Monte Carlo samples: probability on x, density on y, one curve per class. */
 export function densityPlotSvg(densities: KernelDensity[], classes: readonly string[], title = 'Class probability distributions'): string {
-  const top = Math.max(1, ...densities.flatMap((d) => d.density));
+  // A class the model rules out piles its samples at 0 into a spike thousands high that would flatten
+  // every other curve; the y axis is scaled to the classes with a visible share, and the spikes are clipped.
+  const visible = densities.filter((d) => centreOf(d) > VISIBLE_PROBABILITY);
+  const top = Math.max(1, ...(visible.length > 0 ? visible : densities).flatMap((d) => d.density));
   return linePlot({
     title,
     xLabel: 'probability',
@@ -41,6 +44,15 @@ export function densityPlotSvg(densities: KernelDensity[], classes: readonly str
     yRange: [0, top * 1.05],
     series: densities.map((d, c) => ({ label: classes[c], points: d.x.map((x, i) => [x, d.density[i]] as [number, number]) })),
   });
+}
+
+/** Classes whose mean probability is above this set the density plot's scale. */
+const VISIBLE_PROBABILITY = 0.05;
+
+/** The mean of a density curve: Σ x·f(x) / Σ f(x) over its evenly spaced points. */
+function centreOf(curve: KernelDensity): number {
+  const mass = curve.density.reduce((sum, f) => sum + f, 0);
+  return mass === 0 ? 0 : curve.x.reduce((sum, x, i) => sum + x * curve.density[i], 0) / mass;
 }
 
 /** Accuracy against confidence per bin, with the diagonal of perfect calibration. */

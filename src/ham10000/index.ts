@@ -15,7 +15,7 @@ export { readRunConfig, latestCheckpoint, runPaths, BALANCES } from './run';
 export type { RunConfig, TrainState, EpochRecord, Balance } from './run';
 export { evaluateRun, loadRun, predictRecords, metricsOf, EVALUATION_SPLITS } from './evaluate';
 export type { Evaluation, EvaluateOptions, LoadedRun, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
-export { predictImage, explainImage } from './predict';
+export { predictImage, explainImage, DISPLAY_SIZE } from './predict';
 export type { PredictImageOptions, ImagePrediction, ImageExplanation, ExplainImageOptions, ClassDistribution } from './predict';
 export { writeReport } from './report';
 export type { ReportOptions } from './report';

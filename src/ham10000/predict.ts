@@ -18,7 +18,12 @@ export interface ExplainImageOptions {
   camSamples?: number;
   /** Default 0. */
   seed?: number;
+  /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
+  display?: tf.Tensor3D;
 }
+
+/** Side of the images the CLI and the report draw overlays on: the model's input may be 32 px. */
+export const DISPLAY_SIZE = 224;
 
 export interface ClassDistribution {
   class: string;
@@ -61,7 +66,8 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: Ex
   prediction.dispose();
   const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
   input.dispose();
-  const [camMeanPng, camStdPng] = await Promise.all([overlayPng(rgb, cam.mean), overlayPng(rgb, cam.std, true)]);
+  const shown = options.display ?? rgb;
+  const [camMeanPng, camStdPng] = await Promise.all([overlayPng(shown, cam.mean), overlayPng(shown, cam.std, true)]);
   const camMean = tf.clone(cam.mean);
   cam.dispose();
   const mean = summary.mean[0];
@@ -125,7 +131,8 @@ export async function predictImage(options: PredictImageOptions): Promise<ImageP
   try {
     const size = run.config.imageSize;
     const rgb = await readImage(options.image, { height: size, width: size });
-    const explanation = await explainImage(run, rgb, options).finally(() => rgb.dispose());
+    const display = await readImage(options.image, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
+    const explanation = await explainImage(run, rgb, { ...options, display }).finally(() => tf.dispose([rgb, display]));
     explanation.dispose();
     const out = options.out ?? path.join(options.model, 'predictions', path.parse(options.image).name);
     fs.mkdirSync(out, { recursive: true });

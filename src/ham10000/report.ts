@@ -8,7 +8,7 @@ import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
 import { evaluateRun, loadRun, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
-import { explainImage, type ImageExplanation } from './predict';
+import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
 import { recordsOfSplit } from './train';
 
 export interface ReportOptions extends EvaluateOptions {
@@ -43,11 +43,12 @@ export async function writeReport(options: ReportOptions): Promise<{ file: strin
     for (const record of pickExamples(pool, count)) {
       const size = run.config.imageSize;
       const rgb = await readImage(record.imagePath, { height: size, width: size });
+      const display = await readImage(record.imagePath, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
       try {
-        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed });
-        examples.push({ record, explanation, imagePng: await encodePng(rgb), onLesion: await lesionShare(record, explanation.camMean, size) });
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed, display });
+        examples.push({ record, explanation, imagePng: await encodePng(display), onLesion: await lesionShare(record, explanation.camMean, size) });
       } finally {
-        rgb.dispose();
+        tf.dispose([rgb, display]);
       }
     }
     const html = renderHtml(evaluation, run.config.warnings, examples, options);
@@ -88,7 +89,7 @@ async function lesionShare(record: LesionRecord, camMean: tf.Tensor3D, size: num
 
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c060}
-.card{border:1px solid #ddd;padding:1em;margin:1em 0;display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}.card img{width:160px;image-rendering:pixelated}`;
+.card{border:1px solid #ddd;padding:1em;margin:1em 0;display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}.card img{width:200px}`;
 
 function renderHtml(evaluation: Evaluation, warnings: string[], examples: Example[], options: ReportOptions): string {
   const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)} %`);
