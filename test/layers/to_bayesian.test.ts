@@ -312,11 +312,17 @@ describe('toBayesian', () => {
     expect(() => toBayesian(mlp(), options as never)).toThrow(message);
   });
 
-  it("refuses 'local' for a Conv2D, a model with nothing to convert, and a non-model", () => {
+  it("refuses 'local' for a Conv2D, a channels-first Conv2D, a model with nothing to convert, and a non-model", () => {
     expect(() => toBayesian(vggStyle('sequential'), { estimator: 'local' })).toThrow(
       /^toBayesian: options\.estimator must be 'flipout' or 'sample' when converting a Conv2D layer; got 'local'\. 'block1_conv1' is a Conv2D/,
     );
     expect(() => toBayesian(vggStyle('sequential'), { estimator: 'local', layers: ['fc1', 'predictions'] })).not.toThrow();
+    const channelsFirst = tfl.sequential({
+      layers: [tfl.layers.conv2d({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst', inputShape: [3, 8, 8], name: 'nchw' })],
+    });
+    expect(() => toBayesian(channelsFirst)).toThrow(
+      /^toBayesian: layer 'nchw' dataFormat must be 'channelsLast'; got 'channelsFirst'\. The variational conv layers work on NHWC\.$/,
+    );
     const noDense = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [2, 2] })] });
     expect(() => toBayesian(noDense)).toThrow(/^toBayesian: model must be a model with Dense or Conv2D layers; got '.*'\. There is nothing to convert\.$/);
     expect(() => toBayesian({} as never)).toThrow(/^toBayesian: model must be a tf\.LayersModel/);
