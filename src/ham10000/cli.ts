@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
-import { ARCHITECTURES, POOLINGS } from './model';
+import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, runPaths } from './run';
@@ -86,6 +86,7 @@ function buildProgram(io: CliIo): Command {
     .option('--trainable-layers <n>', 'base layers trained at its end (vgg16 default 6, compact all)', integer(0))
     .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
     .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
+    .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default('flipout'))
     .option('--batch-size <n>', 'batch size', integer(1), 32)
     .option('--learning-rate <lr>', 'Adam step size', positiveNumber, 1e-3)
     .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default('weights'))
@@ -100,7 +101,7 @@ function buildProgram(io: CliIo): Command {
       const result = await train({
         data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, trainableLayers: o.trainableLayers,
-        pooling: o.pooling, denseUnits: o.dense, balance: o.balance, augment: o.augment === true, patience: o.patience,
+        pooling: o.pooling, head: o.head, denseUnits: o.dense, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
       });
       progress.stop();

@@ -5,8 +5,8 @@
 export * from './data';
 export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
 export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
-export { buildClassifier, splitClassifier, ARCHITECTURES, POOLINGS, DEFAULT_TRAINABLE_LAYERS } from './model';
-export type { Architecture, Pooling, Classifier, ClassifierOptions, SplitClassifier } from './model';
+export { buildClassifier, splitClassifier, ARCHITECTURES, POOLINGS, HEADS, DEFAULT_TRAINABLE_LAYERS } from './model';
+export type { Architecture, Pooling, Head, Classifier, ClassifierOptions, SplitClassifier } from './model';
 export { FeatureCache, buildFeatureCache } from './feature_cache';
 export type { BuildFeatureCacheOptions } from './feature_cache';
 export { train, recordsOfSplit } from './train';

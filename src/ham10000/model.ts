@@ -7,6 +7,9 @@ import { compactCnn, vgg16, type Backbone } from './vgg16';
 export const ARCHITECTURES = ['vgg16', 'compact'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 export const POOLINGS = ['flatten', 'avg'] as const;
+/** 'flipout': the Bayesian DenseFlipout output; 'dense': a plain softmax layer, the baseline it is compared with. */
+export const HEADS = ['flipout', 'dense'] as const;
+export type Head = (typeof HEADS)[number];
 export type Pooling = (typeof POOLINGS)[number];
 
 /** The article retrains the last 6 layers of VGG16 (block4_conv3 … block5_pool). */
@@ -24,6 +27,8 @@ export interface ClassifierOptions {
   trainableLayers?: number;
   /** How the feature map becomes a vector: 'flatten' (the article's VGG16 head) or global average pooling. Default flatten for vgg16, avg for compact. */
   pooling?: Pooling;
+  /** The output layer. Default 'flipout'; 'dense' gives the same network without the Bayesian head (for comparisons). */
+  head?: Head;
   /** Units of an optional ReLU dense layer before the Bayesian output. Default 0 (none). */
   denseUnits?: number;
   /** tfjs layers-format VGG16 weights (vgg16 only), loaded by layer name. */
@@ -57,6 +62,7 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   const seed = checkNumber(who, 'seed', options.seed, { integer: true });
   const pooling = checkOneOf(who, 'pooling', options.pooling ?? (arch === 'vgg16' ? 'flatten' : 'avg'), POOLINGS);
   const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? 0, { min: 0, integer: true });
+  const headKind = checkOneOf(who, 'head', options.head ?? 'flipout', HEADS);
   if (options.weights !== undefined && arch !== 'vgg16') {
     invalidArgument(who, 'weights', "given only with arch 'vgg16'", options.weights, 'Drop --weights or use --arch vgg16.');
   }
@@ -79,7 +85,11 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   if (denseUnits > 0) {
     head.push(tfl.layers.dense({ units: denseUnits, activation: 'relu', name: 'head_dense', kernelInitializer: tfl.initializers.heNormal({ seed: seeds.next() }) }));
   }
-  head.push(new DenseFlipout({ units: numClasses, activation: 'softmax', klWeight: 1 / examples, seed: seeds.next(), name: 'head_flipout' }));
+  head.push(
+    headKind === 'flipout'
+      ? new DenseFlipout({ units: numClasses, activation: 'softmax', klWeight: 1 / examples, seed: seeds.next(), name: 'head_flipout' })
+      : tfl.layers.dense({ units: numClasses, activation: 'softmax', name: 'head_dense_out', kernelInitializer: tfl.initializers.glorotUniform({ seed: seeds.next() }) }),
+  );
   const output = head.reduce((x, layer) => layer.apply(x) as tfl.SymbolicTensor, backbone.model.outputs[0]);
   const model = tfl.model({ inputs: backbone.model.inputs, outputs: output, name: `ham10000_${arch}` });
   return { model, frozenLayerCount, camLayer: backbone.camLayer, pretrained: backbone.pretrained, warnings: backbone.warnings };

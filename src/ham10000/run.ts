@@ -5,7 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
 import { readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
 import type { SplitSummary } from './split';
-import type { Architecture, Pooling } from './model';
+import type { Architecture, Head, Pooling } from './model';
 
 /**
  * A run folder: everything a training run needs to be resumed, evaluated and explained.
@@ -29,6 +29,7 @@ export interface RunConfig {
   trainableLayers: number | null;
   frozenLayerCount: number;
   pooling: Pooling;
+  head: Head;
   denseUnits: number;
   camLayer: string;
   balance: Balance;

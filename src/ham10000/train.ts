@@ -9,7 +9,7 @@ import { saveModel } from '../node/model_io';
 import { balancedSampler, classWeights } from './class_balance';
 import { CLASSES, loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { buildFeatureCache, type FeatureCache } from './feature_cache';
-import { ARCHITECTURES, buildClassifier, splitClassifier, type Architecture, type Pooling } from './model';
+import { ARCHITECTURES, buildClassifier, HEADS, splitClassifier, type Architecture, type Head, type Pooling } from './model';
 import { augment } from './preprocess';
 import {
   BALANCES,
@@ -48,6 +48,8 @@ export interface TrainOptions {
   learningRate?: number;
   trainableLayers?: number;
   pooling?: Pooling;
+  /** 'flipout' (default) or 'dense' (the same network without the Bayesian head). */
+  head?: Head;
   denseUnits?: number;
   /** Class imbalance: loss weights per class (default), class-balanced epochs, or nothing. */
   balance?: Balance;
@@ -155,6 +157,7 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     trainableLayers: options.trainableLayers ?? null,
     frozenLayerCount: 0,
     pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
+    head: checkOneOf(who, 'head', options.head ?? 'flipout', HEADS),
     denseUnits: options.denseUnits ?? 0,
     camLayer: '',
     balance: checkOneOf(who, 'balance', options.balance ?? 'weights', BALANCES),

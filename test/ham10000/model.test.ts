@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DenseFlipout } from '../../src/layers';
+import { DenseFlipout, stochasticLayers } from '../../src/layers';
 import { buildClassifier, splitClassifier } from '../../src/ham10000/model';
 import { compactCnn, vgg16 } from '../../src/ham10000/vgg16';
 import { saveModel } from '../../src/node/model_io';
@@ -145,6 +145,14 @@ describe('buildClassifier', () => {
     expect(maxAbsDiff(direct, composed)).toBeLessThan(1e-6);
     expect(trainable.trainableWeights.map((w) => w.originalName)).toEqual(model.trainableWeights.map((w) => w.originalName));
     tf.dispose([x, direct, composed]);
+    model.dispose();
+  });
+
+  it("builds the same network without the Bayesian head for comparisons (head: 'dense')", async () => {
+    const { model } = await buildClassifier({ arch: 'compact', imageSize: 16, numClasses: 7, trainingExamples: 10, seed: 3, head: 'dense' });
+    expect(stochasticLayers(model)).toEqual([]);
+    expect(model.layers[model.layers.length - 1].getClassName()).toBe('Dense');
+    expect(model.outputs[0].shape).toEqual([null, 7]);
     model.dispose();
   });
 
