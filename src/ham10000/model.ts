@@ -9,6 +9,7 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 export const POOLINGS = ['flatten', 'avg'] as const;
 /** 'flipout': the Bayesian DenseFlipout output; 'dense': a plain softmax layer, the baseline it is compared with. */
 export const HEADS = ['flipout', 'dense'] as const;
+/** The classifier's output layer: 'flipout' (Bayesian, DenseFlipout) or 'dense' (the same network without the Bayesian head, for comparison). */
 export type Head = (typeof HEADS)[number];
 export type Pooling = (typeof POOLINGS)[number];
 
