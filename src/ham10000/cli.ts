@@ -68,7 +68,12 @@ function buildProgram(io: CliIo): Command {
   const program = new Command('ham10000')
     .description('HAM10000 dermoscopy classifier with Bayesian uncertainty and Grad-CAM (tfjs-trust)')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      // Commander's usage errors say what is wrong but not always how to fix it: one line with both.
+      outputError: (text, write) => write(`${text.trimEnd()} Run 'ham10000 <command> --help' for the options.\n`),
+    });
   const common = (command: Command) =>
     command
       .addOption(new Option('--backend <name>', 'tfjs backend (default: fastest present, or TFJS_TRUST_BACKEND)').choices(BACKENDS))
