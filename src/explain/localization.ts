@@ -31,6 +31,9 @@ export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: Loc
         'Resize the masks to the image size (nearest neighbour) and pass cam() maps without the raw option.',
     );
   }
+  if (maps.shape[1] * maps.shape[2] === 0) {
+    throw new ShapeError(`${who}: maps must have at least one pixel; got shape ${describe(maps.shape)}. Pass cam() maps.`);
+  }
   const tolerance = checkNumber(who, 'options.tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const [energy, total, hit] = tf.tidy(() => {
     const inside = tf.cast(tf.greater(masks, 0.5), 'float32');
@@ -39,7 +42,8 @@ export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: Loc
     // The tolerance dilates the mask: a max pool of size 2t + 1 marks every pixel within t of it.
     const dilated = tolerance === 0 ? inside : tf.squeeze(tf.maxPool(tf.expandDims(inside, -1) as tf.Tensor4D, 2 * tolerance + 1, 1, 'same'), [3]);
     const peak = tf.argMax(flatMaps, 1);
-    const hitAtPeak = tf.sum(tf.mul(tf.reshape(dilated, [batch, height * width]), tf.oneHot(peak, height * width)), 1);
+    // The mask value at each map's peak (a gather, not a one-hot: tf.oneHot refuses a 1-pixel map).
+    const hitAtPeak = tf.reshape(tf.gather(tf.reshape(dilated, [batch, height * width]), tf.expandDims(peak, 1), 1, 1), [batch]);
     return [tf.sum(tf.mul(maps, inside), [1, 2]), tf.sum(maps, [1, 2]), hitAtPeak];
   });
   const [energyValues, totals, hits] = [energy, total, hit].map((t) => Array.from(t.dataSync() as Float32Array));
