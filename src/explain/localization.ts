@@ -35,6 +35,8 @@ export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: Loc
     throw new ShapeError(`${who}: maps must have at least one pixel; got shape ${describe(maps.shape)}. Pass cam() maps.`);
   }
   const tolerance = checkNumber(who, 'options.tolerance', options.tolerance ?? 0, { min: 0, integer: true });
+  // tfjs' batched gather cannot reshape an empty batch: no maps, nothing to measure.
+  if (maps.shape[0] === 0) return { energyInside: [], pointingHit: [] };
   const [energy, total, hit] = tf.tidy(() => {
     const inside = tf.cast(tf.greater(masks, 0.5), 'float32');
     const [batch, height, width] = maps.shape;

@@ -23,6 +23,8 @@ export interface Calibration {
 }
 
 const DEFAULT_BINS = 15;
+/** Far more bins than any reliability diagram needs, and an array that always fits in memory. */
+const MAX_BINS = 100_000;
 
 /**
  * Expected and maximum calibration error over equal-width confidence bins, with the data of the
@@ -32,7 +34,7 @@ const DEFAULT_BINS = 15;
 export function calibration(probs: number[][], labels: number[], options: { bins?: number } = {}): Calibration {
   const who = 'calibration';
   checkPredictions(who, probs, labels);
-  const binCount = checkNumber(who, 'options.bins', options.bins ?? DEFAULT_BINS, { min: 1, integer: true });
+  const binCount = checkNumber(who, 'options.bins', options.bins ?? DEFAULT_BINS, { min: 1, max: MAX_BINS, integer: true });
   const sums = Array.from({ length: binCount }, () => ({ count: 0, confidence: 0, correct: 0 }));
   probs.forEach((row, i) => {
     const predicted = argmax(row);

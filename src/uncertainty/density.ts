@@ -19,6 +19,8 @@ export interface KernelDensity {
 }
 
 const DEFAULT_POINTS = 128;
+/** Far more points than any plot needs, and arrays that always fit in memory. */
+const MAX_POINTS = 1_000_000;
 /** Kernel widths either side of the data covered by the default range: 99.7 % of each kernel's mass. */
 const RANGE_WIDTHS = 3;
 /**
@@ -42,7 +44,7 @@ export function kernelDensity(values: number[], options: KernelDensityOptions = 
   if (!Array.isArray(values) || values.length === 0 || !values.every(Number.isFinite)) {
     invalidArgument(who, 'values', 'a non-empty array of finite numbers', values);
   }
-  const points = checkNumber(who, 'options.points', options.points ?? DEFAULT_POINTS, { min: 2, integer: true });
+  const points = checkNumber(who, 'options.points', options.points ?? DEFAULT_POINTS, { min: 2, max: MAX_POINTS, integer: true });
   const bandwidth = resolveBandwidth(who, values, options.bandwidth ?? 'silverman');
   const [low, high] = options.range ?? [minimum(values) - RANGE_WIDTHS * bandwidth, maximum(values) + RANGE_WIDTHS * bandwidth];
   if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) {
