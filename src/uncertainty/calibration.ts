@@ -1,4 +1,4 @@
-import { checkNumber } from '../errors';
+import { checkNumber, invalidArgument } from '../errors';
 import { argmax, checkPredictions, checkScores, mean } from './checks';
 import { negativeLogLikelihood } from './metrics';
 
@@ -34,7 +34,8 @@ const MAX_BINS = 100_000;
 export function calibration(probs: number[][], labels: number[], options: { bins?: number } = {}): Calibration {
   const who = 'calibration';
   checkPredictions(who, probs, labels);
-  const binCount = checkNumber(who, 'options.bins', options.bins ?? DEFAULT_BINS, { min: 1, max: MAX_BINS, integer: true });
+  const binCount = checkNumber(who, 'options.bins', options.bins ?? DEFAULT_BINS, { min: 1, integer: true });
+  if (binCount > MAX_BINS) invalidArgument(who, 'options.bins', `at most ${MAX_BINS}`, binCount);
   const sums = Array.from({ length: binCount }, () => ({ count: 0, confidence: 0, correct: 0 }));
   probs.forEach((row, i) => {
     const predicted = argmax(row);

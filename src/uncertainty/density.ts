@@ -44,7 +44,8 @@ export function kernelDensity(values: number[], options: KernelDensityOptions = 
   if (!Array.isArray(values) || values.length === 0 || !values.every(Number.isFinite)) {
     invalidArgument(who, 'values', 'a non-empty array of finite numbers', values);
   }
-  const points = checkNumber(who, 'options.points', options.points ?? DEFAULT_POINTS, { min: 2, max: MAX_POINTS, integer: true });
+  const points = checkNumber(who, 'options.points', options.points ?? DEFAULT_POINTS, { min: 2, integer: true });
+  if (points > MAX_POINTS) invalidArgument(who, 'options.points', `at most ${MAX_POINTS}`, points);
   const bandwidth = resolveBandwidth(who, values, options.bandwidth ?? 'silverman');
   const [low, high] = options.range ?? [minimum(values) - RANGE_WIDTHS * bandwidth, maximum(values) + RANGE_WIDTHS * bandwidth];
   if (!(Number.isFinite(low) && Number.isFinite(high) && low < high)) {
