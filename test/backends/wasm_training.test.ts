@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../src/backends/wasm_training';
 import { expectNoLeaks } from '../helpers';
+import { fitSmallCnn } from './small_cnn';
 
 const TOLERANCE = 1e-4;
 type Pad = 'same' | 'valid' | number[][];
@@ -158,34 +158,14 @@ describe('WASM training kernels: registration and hygiene', () => {
 describe('model.fit on wasm', () => {
   it('trains a small CNN (strided conv, depthwise conv, pooling) and lowers the loss, without leaks', async () => {
     await tf.setBackend('wasm');
-    const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
-    const model = tfl.sequential({
-      layers: [
-        tfl.layers.conv2d({ inputShape: [9, 9, 2], filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
-        tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', activation: 'relu', depthwiseInitializer: init(2) }),
-        tfl.layers.maxPooling2d({ poolSize: 2, strides: 1 }),
-        tfl.layers.flatten(),
-        tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: init(3) }),
-      ],
-    });
-    model.compile({ optimizer: tf.train.adam(0.02), loss: 'categoricalCrossentropy' });
-    const xs = tf.randomNormal([32, 9, 9, 2], 0, 1, 'float32', 7);
-    // A learnable rule: the class is the sign of the first channel's mean.
-    const ys = tf.tidy(() => tf.oneHot(tf.cast(tf.greater(tf.mean(tf.slice(xs, [0, 0, 0, 0], [32, 9, 9, 1]), [1, 2, 3]), 0), 'int32'), 2));
     // IS_TEST makes tfjs count data ids around every kernel; the wasm backend's own fusedMatMul
     // (Dense) trips that count under a gradient tape, so it is off here. The kernels of this module
-    // pass it (the tests above run with it on); the tensor count below still catches leaks.
+    // pass it (the tests above run with it on); the tensor count still catches leaks.
     tf.env().set('IS_TEST', false);
-    const fit = (epochs: number) => model.fit(xs, ys, { epochs, batchSize: 16, shuffle: false, verbose: 0 });
-    const first = await fit(1); // creates Adam's moment variables, which stay
-    const before = tf.memory().numTensors;
-    const rest = await fit(14);
+    const { losses, tensorsGained } = await fitSmallCnn();
     tf.env().set('IS_TEST', true);
-    expect(tf.memory().numTensors).toBe(before);
+    expect(tensorsGained).toBe(0);
     expect(tf.getBackend()).toBe('wasm');
-    const losses = [...(first.history.loss as number[]), ...(rest.history.loss as number[])];
     expect(losses[losses.length - 1]).toBeLessThan(0.7 * losses[0]);
-    model.dispose();
-    tf.dispose([xs, ys]);
   });
 });
