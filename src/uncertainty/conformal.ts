@@ -1,6 +1,7 @@
 import { ShapeError, checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
 import { checkLabels, checkPredictions, checkScores, mean } from './checks';
+import { checkBoolean } from '../validation';
 
 export type ConformalScore = 'aps' | 'raps';
 
@@ -73,7 +74,7 @@ export class ConformalClassifier {
       score: checkOneOf(who, 'options.score', options.score ?? 'aps', ['aps', 'raps']),
       lambda: checkNumber(who, 'options.lambda', options.lambda ?? DEFAULT_LAMBDA, { min: 0 }),
       kReg: checkNumber(who, 'options.kReg', options.kReg ?? DEFAULT_K_REG, { min: 0, integer: true }),
-      randomized: options.randomized ?? true,
+      randomized: checkBoolean(who, 'options.randomized', options.randomized ?? true),
       seed: options.seed === undefined ? undefined : checkNumber(who, 'options.seed', options.seed, { integer: true }),
     };
     const uniform = uniformSource(settings, 'calibrate');

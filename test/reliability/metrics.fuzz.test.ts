@@ -98,3 +98,49 @@ describe('metrics under fuzzed scores, labels and options', () => {
     expect(results).toBeGreaterThan(0);
   });
 });
+
+describe('ConformalClassifier options, generated', () => {
+  const probs = [
+    [0.7, 0.2, 0.1],
+    [0.1, 0.8, 0.1],
+    [0.2, 0.2, 0.6],
+    [0.5, 0.4, 0.1],
+  ];
+  const labels = [0, 1, 2, 1];
+  const mostlyValid = (valid: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: wrongType, weight: 1 });
+  const rules: Record<string, (v: unknown) => boolean> = {
+    alpha: (v) => typeof v === 'number' && v > 0 && v < 1,
+    score: (v) => v === undefined || v === null || v === 'aps' || v === 'raps',
+    lambda: (v) => v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0),
+    kReg: (v) => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 0),
+    randomized: (v) => v === undefined || v === null || typeof v === 'boolean',
+    seed: (v) => v === undefined || Number.isInteger(v),
+  };
+
+  it('calibrates on valid options (sets of valid class indices) and names a wrong option otherwise', () => {
+    const options = fc.record(
+      {
+        alpha: mostlyValid(fc.double({ min: 0.01, max: 0.99, noNaN: true })),
+        score: mostlyValid(fc.constantFrom('aps', 'raps')),
+        lambda: mostlyValid(fc.double({ min: 0, max: 1, noNaN: true })),
+        kReg: mostlyValid(fc.integer({ min: 0, max: 3 })),
+        randomized: mostlyValid(fc.boolean()),
+        seed: mostlyValid(fc.integer()),
+      },
+      { requiredKeys: ['alpha'] },
+    );
+    fc.assert(
+      fc.property(options, (opts) => {
+        const wrong = Object.entries(opts).filter(([key, value]) => !rules[key](value)).map(([key]) => `options.${key}`);
+        const { result, error } = attempt(() => ConformalClassifier.calibrate(probs, labels, opts as never).predictSets(probs), () => undefined);
+        if (wrong.length === 0) {
+          expect(error).toBeUndefined();
+          result!.forEach((set) => set.forEach((c) => expect([0, 1, 2]).toContain(c)));
+        } else {
+          expect(wrong.some((name) => error?.message.includes(`: ${name} must`))).toBe(true);
+        }
+      }),
+      fuzzParams(100),
+    );
+  });
+});
