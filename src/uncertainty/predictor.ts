@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError, ShapeError, TrustError, checkNumber, checkOneOf, describe, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
-import { assertFinite } from '../validation';
+import { assertFinite, checkBoolean } from '../validation';
 import { stochasticLayers, withSampling, type SamplingMode, type StochasticLayer } from '../layers/sampling';
 import { runNodes, splitModel, type Feed, type ModelSplit } from './graph';
 import { McPrediction, type McStrategy } from './prediction';
@@ -203,17 +203,12 @@ function resolveOptions(options: McPredictOptions): ResolvedOptions {
     chunkSize:
       options.chunkSize === undefined ? undefined : checkNumber(WHO, 'options.chunkSize', options.chunkSize, { min: 1, integer: true }),
     quantiles,
-    keepSamples: checkBoolean('options.keepSamples', options.keepSamples ?? DEFAULTS.keepSamples),
+    keepSamples: checkBoolean(WHO, 'options.keepSamples', options.keepSamples ?? DEFAULTS.keepSamples),
     strategy: checkOneOf(WHO, 'options.strategy', options.strategy ?? DEFAULTS.strategy, ['auto', 'fast', 'naive']),
-    epistemicOnly: checkBoolean('options.epistemicOnly', options.epistemicOnly ?? DEFAULTS.epistemicOnly),
+    epistemicOnly: checkBoolean(WHO, 'options.epistemicOnly', options.epistemicOnly ?? DEFAULTS.epistemicOnly),
     outputs: checkOneOf(WHO, 'options.outputs', options.outputs ?? DEFAULTS.outputs, ['probabilities', 'logits']),
-    checkFinite: checkBoolean('options.checkFinite', options.checkFinite ?? DEFAULTS.checkFinite),
+    checkFinite: checkBoolean(WHO, 'options.checkFinite', options.checkFinite ?? DEFAULTS.checkFinite),
   };
-}
-
-function checkBoolean(argument: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') invalidArgument(WHO, argument, 'true or false', value);
-  return value;
 }
 
 /** Tiles a batch `count` times along the batch axis (a no-op for one). */
