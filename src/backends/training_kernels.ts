@@ -1,5 +1,6 @@
 /**
- * Registers the convolution gradients of `conv_gradients.ts` as tfjs kernels of a backend. Which
+ * Registers the convolution gradients of `conv_gradients.ts` (and the segment sum of gather's
+ * gradient, `segment_sum.ts`) as tfjs kernels of a backend. Which
  * kernels each backend gets is measured, not assumed (figures in docs/backends.md): WASM lacks
  * most of them; the CPU backend has them all, but its `Conv2DBackpropFilter` is a direct loop 8–40×
  * slower than the matMuls here, while its other three gradients beat ours, so they stay.
@@ -7,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError } from '../errors';
 import { conv2dFilterGradient, conv2dInputGradient, depthwiseFilterGradient, depthwiseInputGradient } from './conv_gradients';
+import { unsortedSegmentSum } from './segment_sum';
 
 /**
  * Kernel inputs: tfjs passes the op's tensors themselves (each `TensorInfo` is a `Tensor`), so
@@ -14,10 +16,10 @@ import { conv2dFilterGradient, conv2dInputGradient, depthwiseFilterGradient, dep
  */
 type Inputs<Name extends string> = Record<Name, tf.Tensor4D>;
 
-/** A gradient on channels-last tensors: the kernel without its data-format handling. */
-type ChannelsLastGradient = (inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.Tensor4D;
+/** A kernel on channels-last tensors: the kernel without its data-format handling. */
+type ChannelsLastKernel = (inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.Tensor;
 
-const GRADIENTS = {
+const KERNELS = {
   [tf.Conv2DBackpropFilter]: (inputs, attrs) => {
     const { x, dy } = inputs as Inputs<'x' | 'dy'>;
     const { strides, pad, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -43,9 +45,13 @@ const GRADIENTS = {
     const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, true);
     return depthwiseInputGradient(dy, filter, info);
   },
-} satisfies Record<string, ChannelsLastGradient>;
+  [tf.UnsortedSegmentSum]: (inputs, attrs) => {
+    const { x, segmentIds } = inputs as Record<'x' | 'segmentIds', tf.Tensor>;
+    return unsortedSegmentSum(x, segmentIds as tf.Tensor1D, (attrs as unknown as tf.UnsortedSegmentSumAttrs).numSegments);
+  },
+} satisfies Record<string, ChannelsLastKernel>;
 
-type GradientKernelName = keyof typeof GRADIENTS;
+type TrainingKernelName = keyof typeof KERNELS;
 
 /**
  * The kernels each backend gets. `replaces` marks a kernel the backend has but runs slower than
@@ -57,9 +63,10 @@ const PLANS = {
     { kernelName: tf.Conv2DBackpropInput, replaces: true },
     { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, replaces: false },
     { kernelName: tf.DepthwiseConv2dNativeBackpropInput, replaces: false },
+    { kernelName: tf.UnsortedSegmentSum, replaces: false },
   ],
   cpu: [{ kernelName: tf.Conv2DBackpropFilter, replaces: true }],
-} as const satisfies Record<string, ReadonlyArray<{ kernelName: GradientKernelName; replaces: boolean }>>;
+} as const satisfies Record<string, ReadonlyArray<{ kernelName: TrainingKernelName; replaces: boolean }>>;
 
 /** A backend this module has kernels for. */
 export type TrainingBackend = keyof typeof PLANS;
@@ -75,14 +82,14 @@ export interface TrainingKernel {
 const replaced = new Map<string, Map<string, tf.KernelFunc>>();
 
 /**
- * Our kernel for `backendName`: channels-last calls run the gradient of `conv_gradients.ts`;
+ * Our kernel for `backendName`: channels-last calls run the kernel above;
  * channels-first ones (only the Conv2D kernels have a data format) go to the kernel we replaced,
  * so they behave exactly as before, or are refused where the backend had none.
  */
-function kernelFuncFor(backendName: TrainingBackend, kernelName: GradientKernelName): tf.KernelFunc {
+function kernelFuncFor(backendName: TrainingBackend, kernelName: TrainingKernelName): tf.KernelFunc {
   return (args) => {
     const { dataFormat } = args.attrs as { dataFormat?: string };
-    if (dataFormat === undefined || dataFormat === 'NHWC') return GRADIENTS[kernelName](args.inputs, args.attrs ?? {});
+    if (dataFormat === undefined || dataFormat === 'NHWC') return KERNELS[kernelName](args.inputs, args.attrs ?? {});
     const own = replaced.get(backendName)?.get(kernelName);
     if (own !== undefined) return own(args);
     throw new ArgumentError(

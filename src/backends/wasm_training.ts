@@ -3,9 +3,10 @@
  * pass of a CNN fast but has no kernel for the filter gradient of a convolution
  * (`Conv2DBackpropFilter`) nor for either gradient of a depthwise convolution, so `model.fit`
  * throws "Cannot find registered kernel". Its `Conv2DBackpropInput` exists but is a direct loop,
- * about 10× slower than the forward convolution. Importing this module (`tfjs-trust/wasm-training`,
+ * about 10× slower than the forward convolution; and it lacks `UnsortedSegmentSum`, which the
+ * gradient of gather (an embedding lookup) needs. Importing this module (`tfjs-trust/wasm-training`,
  * or `tfjs-trust/node`, which imports it) registers the missing kernels and replaces the slow one,
- * all built from kernels WASM runs fast (see `conv_gradients.ts`).
+ * all built from kernels WASM runs fast (see `conv_gradients.ts`, `segment_sum.ts`).
  */
 // Its kernels must be registered before ours, or it would overwrite the one this module replaces.
 import '@tensorflow/tfjs-backend-wasm';

@@ -120,6 +120,37 @@ describe('WASM training kernels: equal to the CPU backend', () => {
   });
 });
 
+describe('UnsortedSegmentSum on wasm (the gradient of gather)', () => {
+  it('equals the CPU backend, with repeated ids and ids out of range (dropped)', async () => {
+    const ids = [4, 0, 2, 4, -1, 4, 6, 0, 1];
+    await expectMatchesCpu(() => {
+      const x = tf.randomNormal([ids.length, 3, 2], 0, 1, 'float32', 1);
+      return run(tf.UnsortedSegmentSum, { x, segmentIds: tf.tensor1d(ids, 'int32') }, { numSegments: 5 });
+    });
+  });
+
+  it('lets gather (an embedding lookup) be differentiated, as on the CPU backend', async () => {
+    await expectMatchesCpu(() => {
+      const table = tf.randomNormal([7, 4], 0, 1, 'float32', 1);
+      const weights = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 2);
+      const lookup = tf.tensor2d([[1, 3, 1], [6, 0, 3]], [2, 3], 'int32');
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, lookup), weights)))(table);
+    });
+  });
+
+  it('leaves no tensors behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.ones([4, 2]);
+    const segmentIds = tf.tensor1d([1, 7, 1, 0], 'int32');
+    await expectNoLeaks(async () => {
+      const sums = run(tf.UnsortedSegmentSum, { x, segmentIds }, { numSegments: 3 });
+      expect(await sums.array()).toEqual([[1, 1], [2, 2], [0, 0]]);
+      sums.dispose();
+    });
+    tf.dispose([x, segmentIds]);
+  });
+});
+
 describe('WASM training kernels: registration and hygiene', () => {
   it('registers every kernel for wasm, idempotently', () => {
     for (const { kernelName, kernelFunc } of WASM_TRAINING_KERNELS) {
