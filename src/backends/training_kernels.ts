@@ -71,8 +71,11 @@ const PLANS = {
 /** A backend this module has kernels for. */
 export type TrainingBackend = keyof typeof PLANS;
 
+/** A kernel this module registers for a backend. */
 export interface TrainingKernel {
+  /** tfjs' kernel name, e.g. `Conv2DBackpropFilter`. */
   kernelName: string;
+  /** The function registered (the same object on every call, for one backend). */
   kernelFunc: tf.KernelFunc;
   /** True when the backend has this kernel and ours replaces it; false when ours fills a gap. */
   replaces: boolean;

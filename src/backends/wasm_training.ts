@@ -12,6 +12,8 @@
 import '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels, trainingKernels } from './training_kernels';
 
+export type { TrainingKernel } from './training_kernels';
+
 /** The kernels this module registers for the WASM backend, by tfjs kernel name. */
 export const WASM_TRAINING_KERNELS = trainingKernels('wasm');
 
