@@ -6,6 +6,7 @@ import { SeedStream } from '../random';
 import { prepareCam, runCam, type CamOptions } from './cam';
 import type { ClassTarget } from './model_checks';
 
+/** Options of `bayesianCam`: those of `cam`, with the sampling set by the method, plus the number of draws. */
 export interface BayesianCamOptions extends Omit<CamOptions, 'sampling'> {
   /** Monte Carlo samples S: networks drawn from the posterior, one map each. Default 30; at least 2. */
   samples?: number;
@@ -22,6 +23,7 @@ export interface BayesianCam {
    * `cam(model, layerName, classes, images, { method, sampling: 'sample', seed: sampleSeeds[i] })`.
    */
   sampleSeeds: number[] | null;
+  /** Frees the mean and standard deviation maps. */
   dispose(): void;
 }
 

@@ -11,6 +11,7 @@ import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget } fr
 import { probeLayer } from './probe';
 import { classScores, withScore, type ScoreKind } from './score';
 
+/** Options of `cam`, `gradCam` and (without `sampling`) `bayesianCam`: method, resolution, score and sampling. */
 export interface CamOptions {
   /** Which CAM method (see docs/explain.md for which to pick). Default 'gradcam'. */
   method?: CamMethod;

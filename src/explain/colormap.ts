@@ -3,6 +3,7 @@ import { ArgumentError, checkOneOf, describe } from '../errors';
 
 /** The colour maps `colormap` and `overlay` know. */
 export type ColormapName = 'jet' | 'viridis' | 'turbo';
+/** Every colour map name, for validation and for CLI choices. */
 export const COLORMAPS: readonly ColormapName[] = ['jet', 'viridis', 'turbo'];
 
 type Rgb = [number, number, number];

@@ -7,8 +7,10 @@ import { classScores, withScore, type ScoreKind } from './score';
 
 /** What replaces the removed (deletion) or hidden (insertion) pixels. */
 export type Baseline = 'zero' | 'blur' | 'mean';
+/** Every baseline, for validation and for CLI choices. */
 export const BASELINES: readonly Baseline[] = ['zero', 'blur', 'mean'];
 
+/** Options of `deletionCurve` and `insertionCurve`. */
 export interface CurveOptions {
   /** Number of steps from 0 to all pixels. Default 20. */
   steps?: number;
@@ -18,6 +20,7 @@ export interface CurveOptions {
   score?: ScoreKind;
 }
 
+/** A deletion or insertion curve per image, sampled at the same fractions for the whole batch. */
 export interface Curve {
   /** Share of pixels removed (deletion) or revealed (insertion) at each step: 0, 1/steps, ..., 1. */
   fractions: number[];

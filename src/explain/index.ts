@@ -2,7 +2,7 @@
 export { cam, gradCam } from './cam';
 export type { CamOptions } from './cam';
 export { CAM_METHODS } from './method';
-export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext } from './method';
+export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, MapRule } from './method';
 export type { ClassTarget } from './model_checks';
 export type { ScoreKind } from './score';
 export { bayesianCam } from './bayesian';

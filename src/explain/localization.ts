@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, checkNumber, describe } from '../errors';
 
+/** Options of `localization`. */
 export interface LocalizationOptions {
   /** Pointing game: a peak within this many pixels of the mask counts as a hit. Default 0; Zhang et al. used 15 at 224 px. */
   tolerance?: number;
 }
 
+/** The result of `localization`: two measures, per image, of how well a map points at the lesion or object. */
 export interface Localization {
   /** Per image, the share of the map's total energy (sum of values) inside the mask; 0 for an all-zero map. */
   energyInside: number[];

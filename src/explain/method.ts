@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 /** The CAM methods, all behind the same call (`cam(..., { method })`). */
 export type CamMethod = 'gradcam' | 'gradcam++' | 'hirescam' | 'xgradcam' | 'layercam' | 'scorecam';
+/** Every CAM method, for validation and for iterating over them (CLI choices, tests). */
 export const CAM_METHODS: readonly CamMethod[] = ['gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'scorecam'];
 
 /** What the engine hands a method: the target layer's activations and what is needed to score images. */
@@ -29,8 +30,16 @@ export interface GradientCamContext extends CamContext {
  * before the ReLU instead.
  */
 export type MapRule<C> =
-  | { channelWeights(context: C): tf.Tensor2D; map?: never }
-  | { map(context: C): tf.Tensor3D; channelWeights?: never };
+  | {
+      /** The channel weights w [batch, channels] of a weighted-sum method. */
+      channelWeights(context: C): tf.Tensor2D;
+      map?: never;
+    }
+  | {
+      /** The map [batch, height, width] of an element-wise method, before the ReLU. */
+      map(context: C): tf.Tensor3D;
+      channelWeights?: never;
+    };
 
 /**
  * One CAM method. `usesGradients: false` tells the engine to skip the backward pass (Score-CAM).

@@ -3,6 +3,7 @@ import { ShapeError, checkNumber, describe } from '../errors';
 import { colormap, type ColormapName } from './colormap';
 import { resizeMaps } from './maps';
 
+/** Options of `overlay`: the colour map and how strongly the heat map covers the image. */
 export interface OverlayOptions {
   /** Colour map of the heat map. Default 'jet', as most Grad-CAM figures. */
   colormap?: ColormapName;

@@ -2,6 +2,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { Conv2DVariational, type Conv2DVariationalArgs } from './conv2d_variational';
 import type { SamplingMode } from './sampling';
 
+/** Arguments of `Conv2DFlipout`: those of every variational convolution. */
 export type Conv2DFlipoutArgs = Conv2DVariationalArgs;
 
 /**

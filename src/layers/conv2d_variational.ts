@@ -9,6 +9,7 @@ import { singleShape, VariationalLayer, type VariationalLayerArgs } from './vari
 /** A size per spatial axis (height, width), or one number for both. */
 export type SpatialPair = number | [number, number];
 
+/** Arguments of a variational 2-D convolution: Keras Conv2D's geometry plus the variational ones. */
 export interface Conv2DVariationalArgs extends VariationalLayerArgs {
   /** Number of output channels. A positive integer. */
   filters: number;

@@ -2,6 +2,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import { DenseVariational, type DenseVariationalArgs } from './dense_variational';
 import type { SamplingMode } from './sampling';
 
+/** Arguments of `DenseReparameterization`: those of every variational dense layer. */
 export type DenseReparameterizationArgs = DenseVariationalArgs;
 
 /**

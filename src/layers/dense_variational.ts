@@ -6,6 +6,7 @@ import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
 
+/** Arguments of a variational dense layer: the number of units plus the variational ones. */
 export interface DenseVariationalArgs extends VariationalLayerArgs {
   /** Number of output units. A positive integer. */
   units: number;

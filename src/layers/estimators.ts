@@ -7,7 +7,9 @@ export type LinearMap = (x: tf.Tensor, kernel: tf.Tensor) => tf.Tensor;
 
 /** A mean-field Normal kernel posterior: independent N(loc, sigma²) per weight. */
 export interface KernelPosterior {
+  /** Per-weight posterior mean μ, shaped like the kernel. */
   loc: tf.Tensor;
+  /** Per-weight posterior standard deviation σ > 0, shaped like the kernel. */
   sigma: tf.Tensor;
 }
 

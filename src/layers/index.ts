@@ -22,6 +22,7 @@ export { mopedInitialize, layerWeight, MOPED_DELTA } from './moped';
 export type { DeterministicWeights, MopedOptions } from './moped';
 export { toBayesian } from './to_bayesian';
 export type { ToBayesianOptions, LayerSelection, ConverterEstimator } from './to_bayesian';
-export type { InitializerSpec } from './initializers';
+export type { Initializer, InitializerSpec } from './initializers';
+export type { KernelPosterior, LinearMap } from './estimators';
 export { SAMPLING_MODES, isStochastic, stochasticLayers, allLayers, withSampling } from './sampling';
 export type { SamplingMode, SamplingOverride, StochasticLayer } from './sampling';

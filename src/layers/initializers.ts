@@ -2,7 +2,8 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { invalidArgument } from '../errors';
 
-type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
+/** A tfjs-layers initializer, a type tfjs-layers does not export by name. */
+export type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
 
 /** A tfjs initializer, or its serialised form `{ className, config }` as stored in a model file. */
 export type InitializerSpec = Initializer | { className: string; config: serialization.ConfigDict };

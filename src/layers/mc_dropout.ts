@@ -8,6 +8,7 @@ import type { LayerArgs } from './variational';
 
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
 
+/** Arguments of `MCDropout`: Keras Dropout's rate, plus the mode and seed of the sampled masks. */
 export interface MCDropoutArgs extends LayerArgs {
   /** Fraction of the inputs zeroed on each call, in [0, 1). */
   rate: number;

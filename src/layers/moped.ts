@@ -16,6 +16,7 @@ export interface DeterministicWeights {
   bias?: tf.Tensor;
 }
 
+/** Options of `mopedInitialize`. */
 export interface MopedOptions {
   /** Posterior sigma = delta · |w|. Default 0.1; near 0 the layer reproduces the deterministic one. */
   delta?: number;

@@ -60,7 +60,9 @@ export interface Prior {
   toSpec(): PriorSpec;
 }
 
+/** The default prior, N(0, 1) on every weight (TFP's), with every field filled in. */
 export const DEFAULT_PRIOR: Required<NormalPriorSpec> = { kind: 'normal', mean: 0, stddev: 1, meanFromWeights: false };
+/** The scale-mixture prior's defaults: π = 0.5, σ1 = 1, σ2 = e^−6, values from the grid Blundell et al. 2015 searched. */
 export const DEFAULT_SCALE_MIXTURE: Required<ScaleMixturePriorSpec> = {
   kind: 'scaleMixture',
   pi: 0.5,

@@ -14,6 +14,7 @@ import { checkOptions } from '../validation';
  * - `'mean'`: no noise, the posterior mean: deterministic predictions and explanations.
  */
 export type SamplingMode = 'flipout' | 'sample' | 'local' | 'mean';
+/** Every sampling mode, for validation and for iterating over them in tests and docs. */
 export const SAMPLING_MODES: readonly SamplingMode[] = ['flipout', 'sample', 'local', 'mean'];
 
 /** A temporary, model-wide replacement of each stochastic layer's own mode and seed. */
@@ -50,6 +51,7 @@ export function callSampling(
   return { mode, seeds: layer.samplingOverride?.seeds ?? ownSeeds };
 }
 
+/** Whether a layer samples (a variational layer, MC dropout): the type guard every model walk uses. */
 export function isStochastic(layer: tfl.layers.Layer): layer is StochasticLayer {
   return (layer as Partial<StochasticLayer>).stochastic === true;
 }

@@ -28,6 +28,7 @@ export type ConverterEstimator = 'flipout' | 'sample' | 'local';
 /** Which Dense and Conv2D layers to convert: all, the last n in topological order, or by name. */
 export type LayerSelection = 'all' | { last: number } | string[];
 
+/** Options of `toBayesian`: which layers become variational, and how they start, regularise and sample. */
 export interface ToBayesianOptions {
   /** Layers to convert, nested models included. Default `'all'`. */
   layers?: LayerSelection;

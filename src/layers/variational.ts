@@ -9,6 +9,7 @@ import { type InitializerSpec, resolveInitializer, serializeInitializer } from '
 import { createPrior, type Prior, type PriorSpec } from './priors';
 import { callSampling, SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 
+/** The activation names tfjs-layers accepts (`'relu'`, `'softmax'`, ...), which it does not export by name. */
 export type ActivationIdentifier = NonNullable<Parameters<typeof tfl.layers.activation>[0]['activation']>;
 /** tfjs-layers' base layer arguments (name, inputShape, trainable, ...), which it does not export by name. */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -18,6 +19,7 @@ type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
 /** `sigma = softplus(rho) + SIGMA_FLOOR`: float32 machine epsilon, as TFP uses, so sigma never hits 0. */
 export const SIGMA_FLOOR = 1.1920929e-7;
 
+/** Arguments every variational layer shares: activation, bias, prior, KL weight, sampling and initialisers. */
 export interface VariationalLayerArgs extends LayerArgs {
   /** Activation of the output, a tfjs-layers identifier such as `'relu'` or `'softmax'`. Default none. */
   activation?: ActivationIdentifier;

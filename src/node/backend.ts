@@ -3,13 +3,17 @@ import { checkOneOf, TrustError } from '../errors';
 
 /** The backends tfjs-trust knows how to bring up in Node, fastest first. */
 export const BACKENDS = ['cuda', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The name of a backend `selectBackend` can choose (tfjs-trust's name, not always tfjs's). */
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Environment variable that overrides the choice, e.g. `TFJS_TRUST_BACKEND=wasm`. */
 export const BACKEND_ENV = 'TFJS_TRUST_BACKEND';
 
+/** What `probeBackend` found out about one backend. */
 export interface BackendProbe {
+  /** The backend tried. */
   name: BackendName;
+  /** Whether its package loaded and registered the backend. */
   available: boolean;
   /** Why it is absent (the import error), or which package provides it. */
   detail: string;
@@ -44,15 +48,19 @@ export async function probeBackend(name: BackendName, load: ModuleLoader = defau
   };
 }
 
+/** Options of `selectBackend`: force a backend, or replace the environment and loader (for tests). */
 export interface SelectBackendOptions {
   /** Use exactly this backend (fails if absent). Default: the `TFJS_TRUST_BACKEND` variable, else the fastest present. */
   backend?: BackendName;
   /** Where to read the override from; defaults to `process.env`. */
   env?: Record<string, string | undefined>;
+  /** How provider packages are loaded. Default: a dynamic `import`; tests pass a fake. */
   load?: ModuleLoader;
 }
 
+/** The result of `selectBackend`: the active backend, what was tried, and a line to print. */
 export interface SelectedBackend {
+  /** The backend now active. */
   name: BackendName;
   /** What was tried, in order, and why each absent one is absent. */
   probes: BackendProbe[];

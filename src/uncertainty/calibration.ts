@@ -2,10 +2,13 @@ import { checkNumber, invalidArgument } from '../errors';
 import { argmax, checkPredictions, checkScores, mean } from './checks';
 import { negativeLogLikelihood } from './metrics';
 
+/** One bin of the reliability diagram: the examples whose top-class confidence falls in it. */
 export interface CalibrationBin {
   /** The bin holds confidences in (lower, upper]; the first bin also holds 0. */
   lower: number;
+  /** Upper edge of the bin, included. */
   upper: number;
+  /** Number of examples in the bin. */
   count: number;
   /** Mean confidence (top-class probability) in the bin; 0 for an empty bin. */
   confidence: number;
@@ -13,6 +16,7 @@ export interface CalibrationBin {
   accuracy: number;
 }
 
+/** The result of `calibration`: summary errors and the reliability diagram they come from. */
 export interface Calibration {
   /** Expected calibration error: Σ_b (n_b / N) |accuracy_b − confidence_b|. */
   ece: number;
@@ -64,7 +68,9 @@ export function calibration(probs: number[][], labels: number[], options: { bins
 const TEMPERATURE_RANGE: [number, number] = [1e-2, 1e2];
 const BISECTION_STEPS = 100;
 
+/** The result of `fitTemperature`: the temperature and the validation NLL it buys. */
 export interface TemperatureFit {
+  /** T > 0: divide the logits by it before the softmax (T > 1 softens an over-confident model). */
   temperature: number;
   /** NLL of softmax(logits), before scaling, in nats. */
   nllBefore: number;

@@ -3,8 +3,10 @@ import { SeedStream } from '../random';
 import { checkLabels, checkPredictions, checkScores, mean } from './checks';
 import { checkBoolean } from '../validation';
 
+/** The conformity score that orders classes into sets: APS, or RAPS with its size penalty. */
 export type ConformalScore = 'aps' | 'raps';
 
+/** Options of `ConformalClassifier`: the error rate to guarantee and the score to calibrate. */
 export interface ConformalOptions {
   /** Error rate α in (0, 1): the sets contain the true class with probability ≥ 1 − α. */
   alpha: number;

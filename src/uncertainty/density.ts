@@ -1,7 +1,9 @@
 import { ArgumentError, checkNumber, invalidArgument } from '../errors';
 
+/** The rules of thumb `kernelDensity` can pick its bandwidth by (formulas on `kernelDensity`). */
 export type BandwidthRule = 'silverman' | 'scott';
 
+/** Options of `kernelDensity`: where the density is evaluated and how wide the kernels are. */
 export interface KernelDensityOptions {
   /** Number of evenly spaced points the density is evaluated at. Default 128. */
   points?: number;
@@ -11,8 +13,11 @@ export interface KernelDensityOptions {
   range?: [number, number];
 }
 
+/** A Gaussian kernel density estimate on a grid, ready to plot as `density` against `x`. */
 export interface KernelDensity {
+  /** The evaluation points, evenly spaced over the range, increasing. */
   x: number[];
+  /** The estimated density at each point of `x`. */
   density: number[];
   /** The Gaussian kernel's standard deviation actually used. */
   bandwidth: number;

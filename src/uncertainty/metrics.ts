@@ -45,6 +45,7 @@ export function confusionMatrix(probs: number[][], labels: number[], numClasses:
   return matrix;
 }
 
+/** The result of `rocAuc`: one-vs-rest AUC per class and their macro average. */
 export interface RocAuc {
   /** One-vs-rest AUC per class; null for a class with no positive or no negative example. */
   perClass: Array<number | null>;
@@ -88,6 +89,7 @@ function binaryAuc(scores: number[], positive: boolean[]): number | null {
   return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
+/** The accuracy-coverage curve of `accuracyCoverage`, point k keeping the k most certain examples. */
 export interface AccuracyCoverage {
   /** Fraction of examples kept: k / N for k = 1..N. */
   coverage: number[];

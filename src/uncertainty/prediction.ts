@@ -5,6 +5,7 @@ import { kernelDensity, type KernelDensity, type KernelDensityOptions } from './
 /** Which sampler produced a prediction: the batched, tiled suffix or the loop of S passes. */
 export type McStrategy = 'fast' | 'naive';
 
+/** Options of `McPrediction.summary`: class names and density curves to include. */
 export interface McSummaryOptions {
   /** Names of the classes, in output order, copied into the summary. */
   classNames?: string[];
@@ -74,6 +75,7 @@ export class McPrediction {
     }
   }
 
+  /** Frees every tensor of the prediction (the samples too, when kept). */
   dispose(): void {
     tf.dispose([this.mean, this.std, this.quantiles, this.predictiveEntropy, this.expectedEntropy, this.mutualInformation]);
     this.samples?.dispose();

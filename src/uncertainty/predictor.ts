@@ -7,6 +7,7 @@ import { stochasticLayers, withSampling, type SamplingMode, type StochasticLayer
 import { runNodes, splitModel, type Feed, type ModelSplit } from './graph';
 import { McPrediction, type McStrategy } from './prediction';
 
+/** Options of `mcPredict`: how many samples, how reproducibly, in what memory, and what to check. */
 export interface McPredictOptions {
   /** Number of Monte Carlo samples S. Default 100. */
   samples?: number;
