@@ -19,7 +19,9 @@ export function classWeights(records: readonly LesionRecord[]): Record<number, n
   return weights;
 }
 
+/** Options of `balancedSampler`. */
 export interface BalancedSamplerOptions {
+  /** Seed of every epoch's draw: the same seed and epoch give the same order. */
   seed: number;
   /** Records per epoch. Default: as many as given, so an epoch costs what an unbalanced one does. */
   epochSize?: number;

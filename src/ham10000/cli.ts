@@ -13,8 +13,11 @@ import { writeReport } from './report';
 import { BALANCES, runPaths } from './run';
 import { train, type TrainEvent } from './train';
 
+/** Where the CLI writes, replaceable so tests can run `main` and read what it printed. */
 export interface CliIo {
+  /** Results (stdout). */
   out: (text: string) => void;
+  /** Progress, messages and errors (stderr). */
   err: (text: string) => void;
   /** Draw progress bars (a terminal). Default: whether stderr is a TTY. */
   bars?: boolean;

@@ -11,6 +11,7 @@ import { DataError, describe } from '../errors';
 
 /** The seven diagnoses, in the order of the class ids (the index is the label). */
 export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'] as const;
+/** A diagnosis abbreviation, as in the metadata's `dx` column. */
 export type ClassName = (typeof CLASSES)[number];
 
 /** What each abbreviation stands for (the dataset paper's names), for reports. */
@@ -24,20 +25,26 @@ export const CLASS_NAMES: Record<ClassName, string> = {
   vasc: 'vascular lesion',
 };
 
+/** The metadata CSV at the dataset root, as the Kaggle download names it. */
 export const METADATA_FILE = 'HAM10000_metadata.csv';
 /** Where images are looked for, in this order: the Kaggle part folders, one flat folder, the root. */
 export const IMAGE_FOLDERS = ['HAM10000_images_part_1', 'HAM10000_images_part_2', 'HAM10000_images', '.'] as const;
+/** Folder of the lesion segmentation masks (Tschandl et al. 2020), optional: used to score Grad-CAM localisation. */
 export const MASK_FOLDER = 'HAM10000_segmentations_lesion_tschandl';
+/** A mask's file name is the image id followed by this suffix. */
 export const MASK_SUFFIX = '_segmentation.png';
 /** The columns the loader cannot do without; dx_type, age, sex and localization are read when present. */
 export const REQUIRED_COLUMNS = ['lesion_id', 'image_id', 'dx'] as const;
+/** Every column of the original metadata CSV, in its order (the synthetic writer's header). */
 export const METADATA_COLUMNS = [...REQUIRED_COLUMNS, 'dx_type', 'age', 'sex', 'localization'] as const;
 
 const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 /** Image ids become file names: nothing that could climb out of the dataset folder. */
 const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
 
+/** One image of the metadata, validated, with the paths of its image and mask. */
 export interface LesionRecord {
+  /** The lesion photographed: several images may share it, so splits group by it. */
   lesionId: string;
   imageId: string;
   dx: ClassName;
@@ -45,23 +52,32 @@ export interface LesionRecord {
   label: number;
   /** How the diagnosis was confirmed: histo, follow_up, consensus or confocal. */
   dxType: string;
+  /** Age in years; null where the CSV leaves it blank or unknown. */
   age: number | null;
   sex: string;
   localization: string;
+  /** Where the image file is (or, with `requireImages: false`, where it was expected). */
   imagePath: string;
+  /** The lesion mask's file; null when the dataset has none for this image. */
   maskPath: string | null;
   /** 1-based line of the CSV the record came from. */
   line: number;
 }
 
+/** A row or image that was skipped, with where and why, so the user can fix the data. */
 export interface DataProblem {
+  /** What went wrong: an invalid CSV row, an absent image file, or a file that does not decode. */
   kind: 'badRow' | 'missingImage' | 'corruptImage';
+  /** The file at fault: the CSV for a bad row, the image otherwise. */
   file: string;
+  /** The CSV line of the record, when known. */
   line?: number;
   message: string;
 }
 
+/** What `loadHam10000` returns: the usable records and what was skipped. */
 export interface Ham10000Dataset {
+  /** The dataset folder. */
   root: string;
   /** The usable records, in CSV order. */
   records: LesionRecord[];
@@ -69,6 +85,7 @@ export interface Ham10000Dataset {
   problems: DataProblem[];
 }
 
+/** Options of `loadHam10000`. */
 export interface LoadHam10000Options {
   /**
    * Skip (and report) records whose image file is absent. Default true. With false every valid

@@ -22,12 +22,14 @@ import { vggPreprocess } from './preprocess';
 import { readRunConfig, runPaths, type RunConfig } from './run';
 import { recordsOfSplit } from './train';
 
+/** What `evaluateRun` can evaluate on: the run's test split, or every image of a folder. */
 export const EVALUATION_SPLITS = ['test', 'all'] as const;
 
 /** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */
 export interface LoadedRun {
   model: tfl.LayersModel;
   config: RunConfig;
+  /** Frees the model's weights. */
   dispose(): void;
 }
 
@@ -41,7 +43,9 @@ export async function loadRun(run: string): Promise<LoadedRun> {
   return { model, config, dispose: () => model.dispose() };
 }
 
+/** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
+  /** Side of the model's square input in pixels (the run's `imageSize`). */
   imageSize: number;
   /** Monte Carlo samples per image. Default 30. */
   samples?: number;
@@ -49,6 +53,7 @@ export interface PredictRecordsOptions {
   seed?: number;
   /** Images decoded and predicted at once. Default 32. */
   batchSize?: number;
+  /** Called after each batch with the images processed so far (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -88,6 +93,7 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
   return out;
 }
 
+/** Options of `evaluateRun` (and of the report, which evaluates first). */
 export interface EvaluateOptions {
   /** Run folder of a trained model. */
   model: string;
@@ -95,21 +101,27 @@ export interface EvaluateOptions {
   data: string;
   /** 'test': the run's test split; 'all': every image of `data` (a dataset the model never saw). Default 'test'. */
   split?: (typeof EVALUATION_SPLITS)[number];
+  /** Monte Carlo samples per image. Default 30. */
   samples?: number;
+  /** Default 0. */
   seed?: number;
   /** Conformal error rate α. Default 0.1. */
   alpha?: number;
+  /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
 
+/** One class's row of an evaluation; a ratio is null where its denominator is 0. */
 export interface PerClassMetrics {
   class: string;
+  /** Images of the class in the evaluated set. */
   support: number;
   precision: number | null;
   recall: number | null;
   auc: number | null;
 }
 
+/** What `evaluateRun` returns: every metric of the evaluated set, as plain JSON. */
 export interface Evaluation {
   split: 'test' | 'all';
   count: number;

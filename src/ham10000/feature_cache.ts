@@ -38,6 +38,7 @@ export class FeatureCache {
     return tf.tensor(values, [indices.length, ...this.featureShape], 'float32');
   }
 
+  /** Releases the rows' storage (closes the file of an on-disk cache). */
   dispose(): void {
     this.close();
   }
@@ -58,16 +59,21 @@ export class FeatureCache {
   }
 }
 
+/** Options of `buildFeatureCache`: which images, through which frozen part, stored where. */
 export interface BuildFeatureCacheOptions {
+  /** The images to cache; those that fail to load are left out and reported. */
   records: readonly LesionRecord[];
   /** Image → features; null when nothing is frozen (the cache then holds the preprocessed images). */
   frozen: tfl.LayersModel | null;
+  /** Side of the square input image in pixels. */
   imageSize: number;
   /** Store the rows in this file (and reuse it when it was written for the same images); memory when absent. */
   file?: string;
   /** Images decoded and passed through the frozen part at once. Default 32. */
   chunkSize?: number;
+  /** Called after each chunk with the images processed so far (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
+  /** Called for each image that fails, as it fails. */
   onProblem?: (problem: DataProblem) => void;
 }
 

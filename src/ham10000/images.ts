@@ -11,6 +11,7 @@ import type { DataProblem, LesionRecord } from './dataset';
 /** How an image meets the target size: 'fill' stretches (as Keras' image loaders do), 'cover' crops the centre. */
 export const FITS = ['fill', 'cover'] as const;
 
+/** The size images are brought to, and how (see FITS). */
 export interface ImageSize {
   height: number;
   width: number;
@@ -36,6 +37,7 @@ export async function readMask(path: string, options: ImageSize): Promise<tf.Ten
   return tf.tensor2d(Float32Array.from(pixels, (value) => (value > MASK_THRESHOLD ? 1 : 0)), [height, width], 'float32');
 }
 
+/** Options of `loadImages`: the target size, problem reporting and how many images decode at once. */
 export interface LoadImagesOptions extends ImageSize {
   /** Called for each image that fails, as it fails (for progress output). */
   onProblem?: (problem: DataProblem) => void;
@@ -43,9 +45,11 @@ export interface LoadImagesOptions extends ImageSize {
   concurrency?: number;
 }
 
+/** What `loadImages` returns: one batch of the images that decoded, and the problems of the rest. */
 export interface LoadedImages {
   /** [loaded, height, width, 3], RGB float32 in 0..255. The caller disposes it. */
   images: tf.Tensor4D;
+  /** The class index of each loaded image. */
   labels: number[];
   /** The records whose image loaded, in the given order (aligned with `images` and `labels`). */
   records: LesionRecord[];

@@ -4,19 +4,25 @@ import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
 import { compactCnn, vgg16, type Backbone } from './vgg16';
 
+/** The convolutional bases `buildClassifier` knows: the article's VGG16, or a compact CNN trained from scratch. */
 export const ARCHITECTURES = ['vgg16', 'compact'] as const;
+/** A convolutional base: 'vgg16' (pretrained weights when given) or 'compact' (small, for CPU training). */
 export type Architecture = (typeof ARCHITECTURES)[number];
+/** How the last feature map becomes a vector: 'flatten' (the article's VGG16 head) or global average pooling. */
 export const POOLINGS = ['flatten', 'avg'] as const;
 /** 'flipout': the Bayesian DenseFlipout output; 'dense': a plain softmax layer, the baseline it is compared with. */
 export const HEADS = ['flipout', 'dense'] as const;
 /** The classifier's output layer: 'flipout' (Bayesian, DenseFlipout) or 'dense' (the same network without the Bayesian head, for comparison). */
 export type Head = (typeof HEADS)[number];
+/** How the classifier turns its last feature map into a vector (see POOLINGS). */
 export type Pooling = (typeof POOLINGS)[number];
 
 /** The article retrains the last 6 layers of VGG16 (block4_conv3 … block5_pool). */
 export const DEFAULT_TRAINABLE_LAYERS = 6;
 
+/** Options of `buildClassifier`: the base, the head and what trains. */
 export interface ClassifierOptions {
+  /** The convolutional base. */
   arch: Architecture;
   /** Side of the square input image in pixels. */
   imageSize: number;
@@ -38,12 +44,15 @@ export interface ClassifierOptions {
   seed: number;
 }
 
+/** What `buildClassifier` returns: the model and what training and Grad-CAM need to know about it. */
 export interface Classifier {
   /** Image (VGG-preprocessed) → class probabilities; a chain of layers, none nested. */
   model: tfl.LayersModel;
   /** The first `frozenLayerCount` layers after the input never train: their output is cached. */
   frozenLayerCount: number;
+  /** The base's last convolution, where Grad-CAM looks. */
   camLayer: string;
+  /** Whether the base's weights were loaded (false: random initialisation). */
   pretrained: boolean;
   /** Things the user must hear (e.g. no pretrained weights); the CLI prints them. */
   warnings: string[];
@@ -96,6 +105,7 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   return { model, frozenLayerCount, camLayer: backbone.camLayer, pretrained: backbone.pretrained, warnings: backbone.warnings };
 }
 
+/** A classifier cut in two at the frozen layers, so the frozen half runs once per image (see `FeatureCache`). */
 export interface SplitClassifier {
   /** Image → cached features, or null when nothing is frozen (the features are then the images). */
   frozen: tfl.LayersModel | null;

@@ -11,6 +11,7 @@ import { loadRun, type LoadedRun } from './evaluate';
 import { readImage } from './images';
 import { vggPreprocess } from './preprocess';
 
+/** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
   /** Monte Carlo samples of the class probabilities. Default 100. */
   samples?: number;
@@ -25,6 +26,7 @@ export interface ExplainImageOptions {
 /** Side of the images the CLI and the report draw overlays on: the model's input may be 32 px. */
 export const DISPLAY_SIZE = 224;
 
+/** One class's Monte Carlo probability: mean, standard deviation and the 5 % and 95 % quantiles over the samples. */
 export interface ClassDistribution {
   class: string;
   mean: number;
@@ -45,9 +47,11 @@ export interface ImageExplanation {
   densitySvg: string;
   /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes. */
   camMeanPng: Buffer;
+  /** The standard-deviation overlay: where the explanation is unsure. */
   camStdPng: Buffer;
   /** The mean map [1, H, W] at the model's input size, for localisation against a mask. */
   camMean: tf.Tensor3D;
+  /** Frees `camMean`. */
   dispose(): void;
 }
 
@@ -111,6 +115,7 @@ export async function svgToPng(svg: string): Promise<Buffer> {
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
 
+/** Options of `predictImage`: the run, the image and where the PNGs go. */
 export interface PredictImageOptions extends ExplainImageOptions {
   /** Run folder of a trained model. */
   model: string;
@@ -120,6 +125,7 @@ export interface PredictImageOptions extends ExplainImageOptions {
   out?: string;
 }
 
+/** What `predictImage` returns: the explanation's numbers, with the paths of the files written instead of their bytes. */
 export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camMean' | 'dispose'> & {
   image: string;
   files: { density: string; camMean: string; camStd: string };

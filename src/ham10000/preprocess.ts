@@ -18,6 +18,7 @@ export function vggPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d([...IMAGENET_BGR_MEANS])));
 }
 
+/** Options of the training augmentation: its seed and which random transformations apply. */
 export interface AugmentOptions {
   /** The same seed and batch give the same result; vary it per batch and epoch. */
   seed: number;

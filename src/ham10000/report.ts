@@ -11,6 +11,7 @@ import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
 import { recordsOfSplit } from './train';
 
+/** Options of `writeReport`: those of the evaluation, plus the output file and the number of examples. */
 export interface ReportOptions extends EvaluateOptions {
   /** The HTML file to write. */
   out: string;

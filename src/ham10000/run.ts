@@ -45,16 +45,23 @@ export interface RunConfig {
   warnings: string[];
 }
 
+/** The answers to class imbalance `train` offers: loss weights per class, class-balanced epochs, or none. */
 export const BALANCES = ['weights', 'sampling', 'none'] as const;
+/** How training counters class imbalance (see BALANCES and class_balance.ts). */
 export type Balance = (typeof BALANCES)[number];
 
+/** One epoch of a run's history, as kept in its checkpoints and reported to the CLI. */
 export interface EpochRecord {
   epoch: number;
+  /** Mean training loss over the epoch: NLL plus the weighted KL term. */
   loss: number;
+  /** The weighted KL term at the epoch's last step. */
   kl: number;
   accuracy: number;
+  /** Mean cross-entropy of the posterior-mean network on the validation split; null without one. */
   valLoss: number | null;
   valAccuracy: number | null;
+  /** Wall-clock duration of the epoch. */
   seconds: number;
 }
 
@@ -68,6 +75,7 @@ export interface TrainState {
   stoppedEarly: boolean;
 }
 
+/** The paths inside a run folder, in one place so train, evaluate and predict agree on the layout. */
 export function runPaths(run: string) {
   return {
     config: path.join(run, 'run.json'),
@@ -83,6 +91,7 @@ export function writeRunConfig(run: string, config: RunConfig): void {
   writeFileAtomic(runPaths(run).config, JSON.stringify(config, null, 2));
 }
 
+/** Reads a run's settings (run.json); a DataError, with the fix, when the folder holds no run. */
 export function readRunConfig(run: string): RunConfig {
   const file = runPaths(run).config;
   if (!fs.existsSync(file)) {

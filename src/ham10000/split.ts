@@ -9,9 +9,12 @@ import { checkNumber, invalidArgument } from '../errors';
 import { CLASSES, countByClass, type ClassName, type LesionRecord } from './dataset';
 import { Rng } from './rng';
 
+/** The sides of a split, in order. */
 export const SPLITS = ['train', 'validation', 'test'] as const;
+/** One side of a split: 'train', 'validation' or 'test'. */
 export type SplitName = (typeof SPLITS)[number];
 
+/** Options of `splitByLesion`: the shares of the validation and test sides, and the seed. */
 export interface SplitOptions {
   /** Share of each class's images for validation. Default 0.15. */
   validation?: number;
@@ -21,6 +24,7 @@ export interface SplitOptions {
   seed?: number;
 }
 
+/** What a split holds, per side, stored in the run so it can be checked and reported. */
 export interface SplitSummary {
   /** Images per class on each side. */
   counts: Record<SplitName, Record<ClassName, number>>;
@@ -31,6 +35,7 @@ export interface SplitSummary {
   seed: number;
 }
 
+/** What `splitByLesion` returns: the records of each side and their summary. */
 export interface LesionSplit {
   train: LesionRecord[];
   validation: LesionRecord[];

@@ -13,6 +13,7 @@ import { paintLesion, sampleLesion, type Lesion } from './synthetic_lesion';
 /** 'kaggle' writes HAM10000_images_part_1/ and _part_2/; 'flat' writes one HAM10000_images/. */
 export const SYNTHETIC_LAYOUTS = ['kaggle', 'flat'] as const;
 
+/** Options of `writeSyntheticHam10000`: how many images, their size, layout and seed. */
 export interface SyntheticHam10000Options {
   /** Images of every class, or per class (a class left out gets none). Default 24 each. */
   imagesPerClass?: number | Partial<Record<ClassName, number>>;
@@ -29,10 +30,12 @@ export interface SyntheticHam10000Options {
   layout?: (typeof SYNTHETIC_LAYOUTS)[number];
 }
 
+/** What `writeSyntheticHam10000` wrote. */
 export interface SyntheticHam10000 {
   root: string;
   /** Images written. */
   count: number;
+  /** Distinct lesion ids written. */
   lesions: number;
 }
 

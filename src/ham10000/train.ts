@@ -26,6 +26,7 @@ import {
 } from './run';
 import { splitByLesion } from './split';
 
+/** Options of `train`: data, run folder, network, optimisation and class balance. */
 export interface TrainOptions {
   /** Dataset folder in the HAM10000 layout. */
   data: string;
@@ -68,6 +69,7 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
 }
 
+/** Progress events of `train`, for a caller that shows them (the CLI's bars and log lines). */
 export type TrainEvent =
   | { type: 'start'; config: RunConfig; startEpoch: number; problems: DataProblem[] }
   | { type: 'cache'; split: 'train' | 'validation'; done: number; total: number }
@@ -75,6 +77,7 @@ export type TrainEvent =
   | { type: 'epoch'; record: EpochRecord; checkpoint: string; improved: boolean }
   | { type: 'stop'; reason: 'completed' | 'early stopping'; state: TrainState };
 
+/** What `train` returns: the run folder, its settings, its final state and the skipped data. */
 export interface TrainResult {
   run: string;
   config: RunConfig;
@@ -179,6 +182,7 @@ function resumeConfig(options: TrainOptions): RunConfig {
   return config;
 }
 
+/** The records of each side of a run's split (by image id); images no longer in the folder are left out. */
 export function recordsOfSplit(records: LesionRecord[], config: RunConfig): Record<'train' | 'validation' | 'test', LesionRecord[]> {
   const byId = new Map(records.map((record) => [record.imageId, record]));
   const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((record): record is LesionRecord => record !== undefined);

@@ -18,6 +18,7 @@ export interface Backbone {
   warnings: string[];
 }
 
+/** Options of `vgg16`: the input shape, and the weights to load or the seed to initialise with. */
 export interface Vgg16Options {
   /** [height, width, 3]; Keras VGG16 needs at least 32×32 (five 2×2 poolings). */
   inputShape: [number, number, number];
@@ -70,7 +71,9 @@ export async function vgg16(options: Vgg16Options): Promise<Backbone> {
   return backbone;
 }
 
+/** Options of `compactCnn`: the input shape, the filters per block and the seed. */
 export interface CompactCnnOptions {
+  /** [height, width, 3]; each side at least 2^blocks, one halving per block. */
   inputShape: [number, number, number];
   /** Filters of each convolution block; each block halves the resolution. Default [32, 64, 128]. */
   filters?: number[];
