@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+// The training kernels tfjs-trust/node registers for users: the benchmark measures what they get.
 import '../src/backends/wasm_training';
+import '../src/backends/cpu_training';
 import { BACKENDS, type BackendName } from '../src/node/backend';
 import { runBenchmarks, type Failure, type Result } from './harness';
 import { benchDocument, markdownTable, spliceTable } from './report';
