@@ -10,7 +10,7 @@ import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { predictImage } from './predict';
 import { writeReport } from './report';
-import { BALANCES, runPaths } from './run';
+import { BALANCES, LR_SCHEDULES, runPaths } from './run';
 import { train, type TrainEvent } from './train';
 
 /** Where the CLI writes, replaceable so tests can run `main` and read what it printed. */
@@ -97,6 +97,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default('flipout'))
     .option('--batch-size <n>', 'batch size', integer(1), 32)
     .option('--learning-rate <lr>', 'Adam step size', positiveNumber, 1e-3)
+    .addOption(new Option('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0').choices(LR_SCHEDULES).default('constant'))
     .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default('weights'))
     .option('--augment', 'random flips and quarter turns (only when nothing is frozen)')
     .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), 0)
@@ -108,7 +109,7 @@ function buildProgram(io: CliIo): Command {
       const progress = new TrainProgress(io);
       const result = await train({
         data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
-        resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, trainableLayers: o.trainableLayers,
+        resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
         pooling: o.pooling, head: o.head, denseUnits: o.dense, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
       });

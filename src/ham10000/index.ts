@@ -9,10 +9,10 @@ export { buildClassifier, splitClassifier, ARCHITECTURES, POOLINGS, HEADS, DEFAU
 export type { Architecture, Pooling, Head, Classifier, ClassifierOptions, SplitClassifier } from './model';
 export { FeatureCache, buildFeatureCache } from './feature_cache';
 export type { BuildFeatureCacheOptions } from './feature_cache';
-export { train, recordsOfSplit } from './train';
+export { train, recordsOfSplit, learningRateAt } from './train';
 export type { TrainOptions, TrainEvent, TrainResult } from './train';
-export { readRunConfig, latestCheckpoint, runPaths, BALANCES } from './run';
-export type { RunConfig, TrainState, EpochRecord, Balance } from './run';
+export { readRunConfig, latestCheckpoint, runPaths, BALANCES, LR_SCHEDULES } from './run';
+export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule } from './run';
 export { evaluateRun, loadRun, predictRecords, metricsOf, EVALUATION_SPLITS } from './evaluate';
 export type { Evaluation, EvaluateOptions, LoadedRun, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
 export { predictImage, explainImage, DISPLAY_SIZE } from './predict';

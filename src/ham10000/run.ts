@@ -25,6 +25,8 @@ export interface RunConfig {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** How the step size changes over the epochs (see LR_SCHEDULES); absent in runs made before it existed: constant. */
+  lrSchedule?: LrSchedule;
   /** Base layers trained; null for the architecture's default. */
   trainableLayers: number | null;
   frozenLayerCount: number;
@@ -49,6 +51,15 @@ export interface RunConfig {
 export const BALANCES = ['weights', 'sampling', 'none'] as const;
 /** How training counters class imbalance (see BALANCES and class_balance.ts). */
 export type Balance = (typeof BALANCES)[number];
+
+/**
+ * How Adam's step size changes with the epoch: 'constant', or 'cosine' (Loshchilov & Hutter 2017,
+ * without restarts), which takes large steps early and ever smaller ones late, so the last epochs
+ * settle into a minimum instead of bouncing around it.
+ */
+export const LR_SCHEDULES = ['constant', 'cosine'] as const;
+/** A step-size schedule (see LR_SCHEDULES). */
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
 /** One epoch of a run's history, as kept in its checkpoints and reported to the CLI. */
 export interface EpochRecord {

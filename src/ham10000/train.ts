@@ -14,6 +14,7 @@ import { augment } from './preprocess';
 import {
   BALANCES,
   latestCheckpoint,
+  LR_SCHEDULES,
   readRunConfig,
   restoreCheckpoint,
   runPaths,
@@ -21,6 +22,7 @@ import {
   writeRunConfig,
   type Balance,
   type EpochRecord,
+  type LrSchedule,
   type RunConfig,
   type TrainState,
 } from './run';
@@ -45,8 +47,10 @@ export interface TrainOptions {
   resume?: boolean;
   /** Default 32. */
   batchSize?: number;
-  /** Adam's step size. Default 1e-3. */
+  /** Adam's step size (the first epoch's, under a schedule). Default 1e-3. */
   learningRate?: number;
+  /** 'constant' (default) or 'cosine' decay over `epochs` (see LR_SCHEDULES). */
+  lrSchedule?: LrSchedule;
   trainableLayers?: number;
   pooling?: Pooling;
   /** 'flipout' (default) or 'dense' (the same network without the Bayesian head). */
@@ -157,6 +161,7 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     epochs: checkNumber(who, 'epochs', options.epochs ?? 10, { min: 1, integer: true }),
     batchSize: checkNumber(who, 'batchSize', options.batchSize ?? 32, { min: 1, integer: true }),
     learningRate: checkNumber(who, 'learningRate', options.learningRate ?? 1e-3, { min: 0, exclusiveMin: true }),
+    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? 'constant', LR_SCHEDULES),
     trainableLayers: options.trainableLayers ?? null,
     frozenLayerCount: 0,
     pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
@@ -234,6 +239,7 @@ async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
   while (state.epoch < config.epochs && !state.stoppedEarly) {
     const epoch = state.epoch;
     const started = Date.now();
+    setLearningRate(loop.optimizer, learningRateAt(config, epoch));
     const indices = order(epoch);
     const steps = Math.ceil(indices.length / config.batchSize);
     const seeds = new SeedStream(config.seed, `train:epoch:${epoch}`);
@@ -265,6 +271,20 @@ async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
   }
   emit({ type: 'stop', reason: state.stoppedEarly ? 'early stopping' : 'completed', state });
   return state;
+}
+
+/**
+ * The step size of a (0-based) epoch: constant, or cosine-decayed from `learningRate` towards 0
+ * over `epochs` (the last epoch still steps). A function of the epoch alone, so --resume follows it.
+ */
+export function learningRateAt(config: Pick<RunConfig, 'learningRate' | 'lrSchedule' | 'epochs'>, epoch: number): number {
+  if ((config.lrSchedule ?? 'constant') === 'constant') return config.learningRate;
+  return (config.learningRate * (1 + Math.cos((Math.PI * epoch) / config.epochs))) / 2;
+}
+
+/** tfjs optimizers read their step size on every step but expose no setter. */
+function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
 }
 
 function nextState(state: TrainState, record: EpochRecord, improved: boolean, patience: number): TrainState {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
-import { train, type TrainOptions } from '../../src/ham10000/train';
+import { learningRateAt, train, type TrainOptions } from '../../src/ham10000/train';
 import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
 
 /** Largest weight difference allowed between a resumed and an uninterrupted run. */
@@ -21,20 +21,22 @@ describe('train', () => {
 
   const base = (out: string): TrainOptions => ({ data, out: path.join(dir, out), arch: 'compact', imageSize: 16, trainableLayers: 0, denseUnits: 8, batchSize: 8, seed: 7, learningRate: 0.01 });
 
-  it('resumes from a checkpoint to the weights of an uninterrupted run with the same seed (within 1e-5), leaking nothing', async () => {
+  const weights = (run: string) => {
+    const bytes = fs.readFileSync(path.join(latestCheckpoint(path.join(dir, run))!.dir, 'weights.bin'));
+    return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+  };
+
+  it('resumes from a checkpoint to the weights of an uninterrupted run with the same seed (within 1e-5), on the cosine schedule, leaking nothing', async () => {
     const before = tf.memory().numTensors;
     const events: string[] = [];
-    const straight = await train({ ...base('straight'), epochs: 3, onEvent: (e) => events.push(e.type) });
+    const straight = await train({ ...base('straight'), epochs: 3, lrSchedule: 'cosine', onEvent: (e) => events.push(e.type) });
     expect(tf.memory().numTensors).toBe(before);
     expect(straight.state.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
     expect(events.filter((e) => e === 'epoch')).toHaveLength(3);
-    await train({ ...base('resumed'), epochs: 1 });
+    // Epoch 1 steps at the full rate whatever the total, so a 1-epoch run is the start of the 3-epoch one.
+    await train({ ...base('resumed'), epochs: 1, lrSchedule: 'cosine' });
     const resumed = await train({ ...base('resumed'), epochs: 3, resume: true, seed: 999 });
     expect(resumed.state.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
-    const weights = (run: string) => {
-      const bytes = fs.readFileSync(path.join(latestCheckpoint(path.join(dir, run))!.dir, 'weights.bin'));
-      return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
-    };
     const a = weights('straight');
     const b = weights('resumed');
     expect(b).toHaveLength(a.length);
@@ -44,7 +46,23 @@ describe('train', () => {
     resumed.state.history.forEach((h, i) => expect(h.loss).toBeCloseTo(straight.state.history[i].loss, 5));
     const config = readRunConfig(path.join(dir, 'resumed'));
     expect(config.seed).toBe(7);
+    expect(config.lrSchedule).toBe('cosine');
     expect(fs.readdirSync(runPaths(path.join(dir, 'resumed')).checkpoints).sort()).toEqual(['epoch-0003', 'latest.json']);
+  });
+
+  it('cosine schedule: halves the rate at mid-run, never reaches 0, and steps by it (weights leave the constant run)', async () => {
+    const config = { learningRate: 0.01, lrSchedule: 'cosine' as const, epochs: 4 };
+    expect([0, 1, 2, 3].map((epoch) => learningRateAt(config, epoch))).toEqual(
+      [1, (1 + Math.SQRT1_2) / 2, 0.5, (1 - Math.SQRT1_2) / 2].map((factor) => expect.closeTo(0.01 * factor, 12)),
+    );
+    expect(learningRateAt({ ...config, lrSchedule: 'constant' }, 3)).toBe(0.01);
+    // Runs written before the schedule existed have none: constant.
+    expect(learningRateAt({ learningRate: 0.01, epochs: 4 }, 3)).toBe(0.01);
+    await train({ ...base('constant'), epochs: 2 });
+    await train({ ...base('cosine'), epochs: 2, lrSchedule: 'cosine' });
+    const constant = weights('constant');
+    const cosine = weights('cosine');
+    expect(cosine.some((v, i) => v !== constant[i])).toBe(true);
   });
 
   it('stops early when the validation loss stops improving, with balanced sampling', async () => {
