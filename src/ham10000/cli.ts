@@ -124,10 +124,11 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
     .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
     .action(async (o) => {
       await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed });
-      const file = path.join(o.model, `evaluation-${o.split}.json`);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true });
+      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)}; written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
@@ -137,10 +138,11 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
     .requiredOption('--image <file>', 'image file', existingPath('image'))
     .option('--samples <n>', 'Monte Carlo samples', integer(2), 100)
+    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
     .option('--out <dir>', 'folder for the PNGs (default RUN/predictions/<image>)')
     .action(async (o) => {
       await useBackend(o.backend);
-      const prediction = await predictImage({ model: o.model, image: o.image, samples: o.samples, seed: o.seed, out: o.out });
+      const prediction = await predictImage({ model: o.model, image: o.image, samples: o.samples, seed: o.seed, tta: o.tta === true, out: o.out });
       io.err(`ham10000: ${prediction.predicted}; density plot and Grad-CAM overlays in ${path.dirname(prediction.files.density)}\n`);
       io.out(`${JSON.stringify(prediction, null, 2)}\n`);
     });
@@ -152,9 +154,10 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--split <which>', 'images to evaluate').choices(EVALUATION_SPLITS).default('test'))
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
+    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
     .action(async (o) => {
       await useBackend(o.backend);
-      const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, examples: o.examples });
+      const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples });
       io.err(`ham10000: report written to ${file}\n`);
       io.out(`${file}\n`);
     });

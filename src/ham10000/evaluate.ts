@@ -3,6 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, DataError } from '../errors';
 import { loadModel } from '../node/model_io';
 import {
+  dihedralViews,
   accuracy,
   accuracyCoverage,
   balancedAccuracy,
@@ -53,6 +54,8 @@ export interface PredictRecordsOptions {
   seed?: number;
   /** Images decoded and predicted at once. Default 32. */
   batchSize?: number;
+  /** Test-time augmentation: the samples go round the 8 flips and quarter turns of each image (see dihedralViews). Default false. */
+  tta?: boolean;
   /** Called after each batch with the images processed so far (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -78,7 +81,8 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
     out.problems.push(...loaded.problems);
     if (loaded.records.length > 0) {
       const input = vggPreprocess(loaded.images);
-      const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start });
+      const views = options.tta ? dihedralViews() : undefined;
+      const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start, views });
       out.probs.push(...(prediction.mean.arraySync() as number[][]));
       out.predictiveEntropy.push(...prediction.predictiveEntropy.arraySync());
       out.mutualInformation.push(...prediction.mutualInformation.arraySync());
@@ -107,6 +111,8 @@ export interface EvaluateOptions {
   seed?: number;
   /** Conformal error rate α. Default 0.1. */
   alpha?: number;
+  /** Test-time augmentation over the 8 flips and quarter turns (see PredictRecordsOptions.tta). Default false. */
+  tta?: boolean;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -126,6 +132,8 @@ export interface Evaluation {
   split: 'test' | 'all';
   count: number;
   samples: number;
+  /** Whether the samples went round the 8 flips and quarter turns of each image. */
+  tta: boolean;
   classes: string[];
   accuracy: number;
   balancedAccuracy: number;
@@ -157,13 +165,14 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
-    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed };
+    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
     const calibrationSet = await conformalCalibration(run, predictOptions);
     return {
       split,
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
       samples: options.samples ?? 30,
+      tta: options.tta ?? false,
       problems: [...dataset.problems, ...predictions.problems],
     };
   } finally {
@@ -185,7 +194,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'problems'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'problems'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

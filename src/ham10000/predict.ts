@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { checkNumber } from '../errors';
 import { bayesianCam, overlay } from '../explain';
 import { encodePng } from '../node';
-import { mcPredict, type McSummary } from '../uncertainty';
+import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { densityPlotSvg } from './charts';
 import { loadRun, type LoadedRun } from './evaluate';
 import { readImage } from './images';
@@ -19,6 +19,8 @@ export interface ExplainImageOptions {
   camSamples?: number;
   /** Default 0. */
   seed?: number;
+  /** Test-time augmentation: the samples go round the 8 flips and quarter turns of the image (see dihedralViews). Default false. */
+  tta?: boolean;
   /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
   display?: tf.Tensor3D;
 }
@@ -65,7 +67,8 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: Ex
   const seed = options.seed ?? 0;
   const { classes } = run.config;
   const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
-  const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95] });
+  const views = options.tta ? dihedralViews() : undefined;
+  const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views });
   const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1] } });
   prediction.dispose();
   const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, ShapeError } from '../errors';
+import { dihedralTransform } from '../uncertainty/views';
 import { Rng } from './rng';
 
 /**
@@ -42,20 +43,11 @@ export function augment(images: tf.Tensor4D, options: AugmentOptions): tf.Tensor
   const rng = new Rng(seed, 'augment');
   return tf.tidy(() => {
     const transformed = tf.unstack(images).map((image) => {
-      const mirrored = flip && rng.next() < 0.5 ? tf.reverse(image, 1) : image;
-      return rotateQuarterTurns(mirrored as tf.Tensor3D, rng.pick(quarterTurns));
+      const mirror = flip && rng.next() < 0.5;
+      return dihedralTransform(tf.expandDims(image, 0) as tf.Tensor4D, mirror, rng.pick(quarterTurns));
     });
-    return transformed.length > 0 ? (tf.stack(transformed) as tf.Tensor4D) : tf.clone(images);
+    return transformed.length > 0 ? (tf.concat(transformed) as tf.Tensor4D) : tf.clone(images);
   });
-}
-
-/** Rotates [height, width, channels] counter-clockwise by `turns` × 90°. */
-function rotateQuarterTurns(image: tf.Tensor3D, turns: number): tf.Tensor3D {
-  if (turns === 2) return tf.reverse(image, [0, 1]);
-  let out = image;
-  // One quarter turn counter-clockwise: transpose rows and columns, then reverse the rows.
-  for (let turn = 0; turn < turns; turn++) out = tf.reverse(tf.transpose(out, [1, 0, 2]), 0);
-  return out;
 }
 
 function checkBatch(who: string, images: tf.Tensor): void {

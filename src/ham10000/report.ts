@@ -46,7 +46,7 @@ export async function writeReport(options: ReportOptions): Promise<{ file: strin
       const rgb = await readImage(record.imagePath, { height: size, width: size });
       const display = await readImage(record.imagePath, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
       try {
-        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed, display });
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed, tta: options.tta, display });
         examples.push({ record, explanation, imagePng: await encodePng(display), onLesion: await lesionShare(record, explanation.camMean, size) });
       } finally {
         tf.dispose([rgb, display]);
@@ -123,7 +123,7 @@ ${onLesion ? `Grad-CAM on lesion: ${pct(onLesion.energyInside)} of the map, peak
 <div><img src="${dataUri(imagePng)}" alt="image"><br>image</div><div><img src="${dataUri(e.camMeanPng)}" alt="Grad-CAM mean"><br>Grad-CAM mean</div>
 <div><img src="${dataUri(e.camStdPng)}" alt="Grad-CAM std"><br>Grad-CAM std (uncertainty)</div><div>${e.densitySvg}</div></div>`);
   return `<!doctype html><html><head><meta charset="utf-8"><title>HAM10000 report</title><style>${STYLE}</style></head><body>
-<h1>HAM10000 model report</h1><p>Run <code>${escapeXml(path.resolve(options.model))}</code>, data <code>${escapeXml(path.resolve(options.data))}</code>, split <b>${evaluation.split}</b>, ${evaluation.samples} Monte Carlo samples. ${evaluation.problems.length} images skipped.</p>
+<h1>HAM10000 model report</h1><p>Run <code>${escapeXml(path.resolve(options.model))}</code>, data <code>${escapeXml(path.resolve(options.data))}</code>, split <b>${evaluation.split}</b>, ${evaluation.samples} Monte Carlo samples${evaluation.tta ? ' over the 8 flips and quarter turns of each image' : ''}. ${evaluation.problems.length} images skipped.</p>
 ${warnings.map((w) => `<p class="warn">${escapeXml(w)}</p>`).join('')}
 <h2>Metrics</h2><table>${metrics.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${v}</td></tr>`).join('')}</table>
 <h2>Per class</h2><table><tr><th></th><th>images</th><th>precision</th><th>recall</th><th>AUC</th></tr>${perClass}</table>

@@ -1,11 +1,14 @@
 /**
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
- * selective-prediction metrics, temperature scaling and conformal prediction sets.
+ * selective-prediction metrics, temperature scaling, conformal prediction sets, and test-time
+ * augmentation views that the Monte Carlo samples can mix with the weight noise.
  */
 export { McPredictor, mcPredict } from './predictor';
 export type { McPredictOptions } from './predictor';
 export { McPrediction } from './prediction';
+export { dihedralTransform, dihedralViews } from './views';
+export type { InputView } from './views';
 export type { McStrategy, McSummary, McSummaryOptions } from './prediction';
 export { kernelDensity, DEGENERATE_BANDWIDTH } from './density';
 export type { KernelDensity, KernelDensityOptions, BandwidthRule } from './density';

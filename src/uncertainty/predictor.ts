@@ -6,6 +6,7 @@ import { assertFinite, checkBoolean } from '../validation';
 import { stochasticLayers, withSampling, type SamplingMode, type StochasticLayer } from '../layers/sampling';
 import { runNodes, splitModel, type Feed, type ModelSplit } from './graph';
 import { McPrediction, type McStrategy } from './prediction';
+import type { InputView } from './views';
 
 /** Options of `mcPredict`: how many samples, how reproducibly, in what memory, and what to check. */
 export interface McPredictOptions {
@@ -34,6 +35,12 @@ export interface McPredictOptions {
   outputs?: 'probabilities' | 'logits';
   /** Refuse images holding NaN or ±Infinity (one reduction over the batch), instead of returning NaN probabilities. Default true. */
   checkFinite?: boolean;
+  /**
+   * Test-time augmentation (e.g. `dihedralViews()`): sample s sees view s mod V of the images, so
+   * the samples mix weight noise and views at the cost of V runs of the deterministic prefix.
+   * The mutual information then also counts disagreement between views. Default: the images only.
+   */
+  views?: InputView[];
 }
 
 const WHO = 'mcPredict';
@@ -120,40 +127,65 @@ export class McPredictor {
     return requested;
   }
 
-  /** Runs the prefix once and the suffix for all S samples: the raw outputs [S, B, C]. */
+  /**
+   * Runs the prefix once per view and the suffix for all S samples: the raw outputs [S, B, C],
+   * grouped by view (the statistics do not depend on the order of the samples).
+   */
   private sample(images: tf.Tensor, options: ResolvedOptions, strategy: McStrategy): tf.Tensor {
+    const views = options.views ?? [(x: tf.Tensor) => x];
+    const modeOf = strategy === 'fast' ? independentMode : referenceMode;
+    return withModes(this.stochastic, modeOf, options.seed, () => {
+      const groups = views.flatMap((view, v) => {
+        const count = samplesOfView(options.samples, views.length, v);
+        return count === 0 ? [] : [tf.tidy(() => this.sampleView(this.viewOf(images, view, v), count, options, strategy))];
+      });
+      return groups.length === 1 ? groups[0] : tf.concat(groups, 0);
+    });
+  }
+
+  /** `count` samples [count, B, C] of one view of the images. */
+  private sampleView(images: tf.Tensor, count: number, options: ResolvedOptions, strategy: McStrategy): tf.Tensor {
     const { prefix, suffix, cut, input, output } = this.split;
     const inputFeed: Feed = new Map([[input.id, images]]);
     if (suffix.length === 0) {
       // No stochastic layer: every sample is the one deterministic output.
       const [probs] = runNodes(prefix, inputFeed, [output]);
-      return tf.tile(tf.expandDims(probs, 0), [options.samples, 1, 1]);
+      return tf.tile(tf.expandDims(probs, 0), [count, 1, 1]);
     }
     const cutValues = runNodes(prefix, inputFeed, cut);
     const batch = images.shape[0];
-    const perCall = strategy === 'fast' ? this.samplesPerCall(options, batch, cutValues) : 1;
-    const modeOf = strategy === 'fast' ? independentMode : referenceMode;
-    return withModes(this.stochastic, modeOf, options.seed, () => {
-      const chunks: tf.Tensor[] = [];
-      for (let done = 0; done < options.samples; done += perCall) {
-        const count = Math.min(perCall, options.samples - done);
-        chunks.push(
-          tf.tidy(() => {
-            // Rows are sample-major: row s · B + b is sample s of image b.
-            const feed: Feed = new Map(cut.map((tensor, i) => [tensor.id, tileRows(cutValues[i], count)]));
-            const [probs] = runNodes(suffix, feed, [output]);
-            return tf.reshape(probs, [count, batch, ...probs.shape.slice(1)]);
-          }),
-        );
-      }
-      return chunks.length === 1 ? chunks[0] : tf.concat(chunks, 0);
-    });
+    const perCall = strategy === 'fast' ? this.samplesPerCall(options, count, batch, cutValues) : 1;
+    const chunks: tf.Tensor[] = [];
+    for (let done = 0; done < count; done += perCall) {
+      const rows = Math.min(perCall, count - done);
+      chunks.push(
+        tf.tidy(() => {
+          // Rows are sample-major: row s · B + b is sample s of image b.
+          const feed: Feed = new Map(cut.map((tensor, i) => [tensor.id, tileRows(cutValues[i], rows)]));
+          const [probs] = runNodes(suffix, feed, [output]);
+          return tf.reshape(probs, [rows, batch, ...probs.shape.slice(1)]);
+        }),
+      );
+    }
+    return chunks.length === 1 ? chunks[0] : tf.concat(chunks, 0);
   }
 
-  private samplesPerCall(options: ResolvedOptions, batch: number, cutValues: tf.Tensor[]): number {
+  /** One view of the images, which must keep their shape. */
+  private viewOf(images: tf.Tensor, view: InputView, index: number): tf.Tensor {
+    const viewed = view(images);
+    if (!(viewed instanceof tf.Tensor) || !tf.util.arraysEqual(viewed.shape, images.shape)) {
+      throw new ShapeError(
+        `${WHO}: options.views[${index}] must return images of the input's shape ${describe(images.shape)}; ` +
+          `got ${viewed instanceof tf.Tensor ? describe(viewed.shape) : describe(viewed)}. Use views that keep the shape (square images for quarter turns).`,
+      );
+    }
+    return viewed;
+  }
+
+  private samplesPerCall(options: ResolvedOptions, samples: number, batch: number, cutValues: tf.Tensor[]): number {
     const rowElements = cutValues.reduce((sum, value) => sum + value.size / batch, 0);
     const rows = options.chunkSize ?? Math.floor(MAX_CHUNK_ELEMENTS / Math.max(rowElements, 1));
-    return Math.max(1, Math.min(options.samples, Math.floor(rows / batch)));
+    return Math.max(1, Math.min(samples, Math.floor(rows / batch)));
   }
 
   private checkImages(images: tf.Tensor): void {
@@ -189,7 +221,7 @@ export function mcPredict(model: tfl.LayersModel, images: tf.Tensor, options: Mc
   }
 }
 
-type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize'>> & Pick<McPredictOptions, 'seed' | 'chunkSize'>;
+type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize' | 'views'>> & Pick<McPredictOptions, 'seed' | 'chunkSize' | 'views'>;
 
 function resolveOptions(options: McPredictOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) invalidArgument(WHO, 'options', 'an object', options);
@@ -209,7 +241,20 @@ function resolveOptions(options: McPredictOptions): ResolvedOptions {
     epistemicOnly: checkBoolean(WHO, 'options.epistemicOnly', options.epistemicOnly ?? DEFAULTS.epistemicOnly),
     outputs: checkOneOf(WHO, 'options.outputs', options.outputs ?? DEFAULTS.outputs, ['probabilities', 'logits']),
     checkFinite: checkBoolean(WHO, 'options.checkFinite', options.checkFinite ?? DEFAULTS.checkFinite),
+    views: options.views === undefined ? undefined : checkViews(options.views),
   };
+}
+
+function checkViews(views: unknown): InputView[] {
+  if (!Array.isArray(views) || views.length === 0 || views.some((view) => typeof view !== 'function')) {
+    invalidArgument(WHO, 'options.views', 'a non-empty array of functions (images => images of the same shape)', views, 'Use dihedralViews(), or leave views out.');
+  }
+  return views as InputView[];
+}
+
+/** How many of `samples` samples see view `view` of `views` when sample s sees view s mod views. */
+function samplesOfView(samples: number, views: number, view: number): number {
+  return view < samples ? Math.floor((samples - 1 - view) / views) + 1 : 0;
 }
 
 /** Tiles a batch `count` times along the batch axis (a no-op for one). */

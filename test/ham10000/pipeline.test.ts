@@ -50,6 +50,18 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(evaluation.perClass.map((c) => c.support)).toEqual(evaluation.confusionMatrix.map((row) => row.reduce((a, b) => a + b, 0)));
     expect(evaluation.conformal).not.toBeNull();
     expect(evaluation.conformal!.meanSetSize).toBeGreaterThanOrEqual(1);
+    expect(evaluation.tta).toBe(false);
+  });
+
+  it('evaluates with test-time augmentation: the same images, other probabilities, leaking nothing', async () => {
+    const plain = await evaluateRun({ model: run, data, samples: 8, seed: 2 });
+    const before = tf.memory().numTensors;
+    const augmented = await evaluateRun({ model: run, data, samples: 8, seed: 2, tta: true });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(augmented.tta).toBe(true);
+    expect(augmented.count).toBe(plain.count);
+    // The synthetic lesions are not symmetric and the network is not invariant: the 8 views predict differently.
+    expect(augmented.nll).not.toBeCloseTo(plain.nll, 6);
   });
 
   it('predicts one image: distributions, entropy decomposition, density plot and Grad-CAM PNGs', async () => {
@@ -86,6 +98,9 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(JSON.parse(ok.out).split).toBe('test');
     expect(ok.err).toMatch(/using the 'cpu' backend/);
     expect(fs.existsSync(path.join(run, 'evaluation-test.json'))).toBe(true);
+    const tta = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '8', '--tta');
+    expect(tta.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-tta.json'), 'utf8')).tta).toBe(true);
 
     const missing = await cli('train', '--data', path.join(dir, 'nope'), '--out', path.join(dir, 'x'));
     expect(missing.code).not.toBe(0);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DenseFlipout, McPredictor, mcPredict, type McPredictOptions } from '../../src';
+import { DenseFlipout, McPredictor, dihedralViews, mcPredict, type McPredictOptions } from '../../src';
 import { expectNoLeaks } from '../helpers';
 import { CountingLayer, LyingFlipout, NoiseLayer, setPosterior } from './test_layers';
 
@@ -218,6 +218,65 @@ describe('mcPredict: deterministic models, seeds, reuse', () => {
       prediction.summary();
       prediction.dispose();
     });
+    x.dispose();
+  });
+});
+
+describe('mcPredict: test-time augmentation views', () => {
+  /** [side, side, 1] images → flatten → `head`: no symmetry of its own, so every view predicts differently. */
+  const imageClassifier = (head: tfl.layers.Layer) =>
+    tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [3, 3, 1] }), head] });
+  const mirror = (images: tf.Tensor) => tf.reverse(images, 2);
+
+  it('sample s sees view s mod V: a deterministic model gives each view its own prediction, in view order', async () => {
+    const model = imageClassifier(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }));
+    const x = tf.randomNormal([2, 3, 3, 1], 0, 1, 'float32', 5);
+    const views = dihedralViews();
+    const perView = views.map((view) => tf.tidy(() => (model.predict(view(x)) as tf.Tensor).arraySync() as number[][]));
+    const values = await expectNoLeaks(() => samplesOf(model, x, { samples: 10, views }).values);
+    // 10 samples over 8 views: views 0 and 1 get 2 samples, the others 1, grouped by view.
+    const viewOfSample = [0, 0, 1, 1, 2, 3, 4, 5, 6, 7];
+    values.forEach((sample, s) => sample.forEach((probs, image) => probs.forEach((p, c) => expect(p).toBeCloseTo(perView[viewOfSample[s]][image][c], 6))));
+    expect(new Set(perView.map((v) => v[0][0].toFixed(6))).size).toBe(8);
+    // The mean of 8 samples is the average of the 8 views' predictions (the classic test-time augmentation).
+    const prediction = mcPredict(model, x, { samples: 8, views });
+    const mean = prediction.mean.arraySync();
+    prediction.dispose();
+    mean.forEach((probs, image) => probs.forEach((p, c) => expect(p).toBeCloseTo(average(perView.map((v) => v[image][c])), 6)));
+    x.dispose();
+  });
+
+  it("each view's samples follow that view's predictive distribution (5-sigma bounds), and the seed fixes them", () => {
+    const head = new DenseFlipout({ units: 3, activation: 'softmax', seed: 8 });
+    const model = imageClassifier(head);
+    tf.tidy(() => setPosterior(head, tf.randomNormal([9, 3], 0, 0.5, 'float32', 2), tf.fill([9, 3], 0.4), tf.tensor1d([0.1, 0, -0.1])));
+    const x = tf.randomNormal([1, 3, 3, 1], 0, 1, 'float32', 6);
+    const mirrored = mirror(x);
+    const mixed = samplesOf(model, x, { samples: 2 * S, seed: 3, views: [(images) => images, mirror] }).values;
+    const plain = samplesOf(model, x, { samples: S, seed: 4 }).values;
+    const ofMirror = samplesOf(model, mirrored, { samples: S, seed: 5 }).values;
+    for (const c of [0, 1, 2]) {
+      expectSameDistribution(column(mixed.slice(0, S), 0, c), column(plain, 0, c));
+      expectSameDistribution(column(mixed.slice(S), 0, c), column(ofMirror, 0, c));
+    }
+    expect(samplesOf(model, x, { samples: 20, seed: 3, views: [(images) => images, mirror] }).values).toEqual(
+      samplesOf(model, x, { samples: 20, seed: 3, views: [(images) => images, mirror] }).values,
+    );
+    tf.dispose([x, mirrored]);
+  });
+
+  it('refuses views that are not functions, and a view that changes the shape, leaking nothing', async () => {
+    const model = imageClassifier(new DenseFlipout({ units: 2, activation: 'softmax', seed: 1 }));
+    const x = tf.ones([1, 3, 3, 1]);
+    expect(() => mcPredict(model, x, { views: [] })).toThrow(
+      "mcPredict: options.views must be a non-empty array of functions (images => images of the same shape); got []. Use dihedralViews(), or leave views out.",
+    );
+    expect(() => new McPredictor(model, { views: ['flip'] as unknown as McPredictOptions['views'] })).toThrow(/options.views must be a non-empty array of functions/);
+    await expectNoLeaks(() =>
+      expect(() => mcPredict(model, x, { samples: 2, views: [(images) => images, (images) => tf.slice(images, [0, 0, 0, 0], [1, 2, 3, 1])] })).toThrow(
+        "mcPredict: options.views[1] must return images of the input's shape [1, 3, 3, 1]; got [1, 2, 3, 1]. Use views that keep the shape (square images for quarter turns).",
+      ),
+    );
     x.dispose();
   });
 });
