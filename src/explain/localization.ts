@@ -46,8 +46,10 @@ export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: Loc
     // The tolerance dilates the mask: a max pool of size 2t + 1 marks every pixel within t of it.
     const dilated = tolerance === 0 ? inside : tf.squeeze(tf.maxPool(tf.expandDims(inside, -1) as tf.Tensor4D, 2 * tolerance + 1, 1, 'same'), [3]);
     const peak = tf.argMax(flatMaps, 1);
-    // The mask value at each map's peak (a gather, not a one-hot: tf.oneHot refuses a 1-pixel map).
-    const hitAtPeak = tf.reshape(tf.gather(tf.reshape(dilated, [batch, height * width]), tf.expandDims(peak, 1), 1, 1), [batch]);
+    // The mask value at each map's peak (a gather, not a one-hot: tf.oneHot refuses a 1-pixel map),
+    // on the flattened batch: the WASM backend's batched gather (batchDims 1) reads out of bounds.
+    const flatPeak = tf.add(peak, tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(height * width, 'int32')));
+    const hitAtPeak = tf.gather(tf.reshape(dilated, [batch * height * width]), flatPeak);
     return [tf.sum(tf.mul(maps, inside), [1, 2]), tf.sum(maps, [1, 2]), hitAtPeak];
   });
   const [energyValues, totals, hits] = [energy, total, hit].map((t) => Array.from(t.dataSync() as Float32Array));

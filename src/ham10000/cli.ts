@@ -8,6 +8,7 @@ import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../n
 import { TrustError } from '../errors';
 import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
+import { localizeRun } from './localize';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, LR_SCHEDULES, runPaths } from './run';
@@ -132,6 +133,23 @@ function buildProgram(io: CliIo): Command {
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)}; written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
+    });
+
+  common(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'))
+    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
+    .requiredOption('--data <dir>', 'dataset folder with lesion masks', existingPath('data folder'))
+    .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
+    .option('--cam-samples <n>', 'networks drawn per map', integer(2), 8)
+    .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
+    .action(async (o) => {
+      await useBackend(o.backend);
+      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, tolerance: o.tolerance, seed: o.seed });
+      const file = path.join(o.model, `localization-${o.split}.json`);
+      writeFileAtomic(file, JSON.stringify(report, null, 2));
+      const pct = (value: number) => `${(100 * value).toFixed(1)} %`;
+      io.err(`ham10000: ${report.images} images; Grad-CAM energy on the lesion ${pct(report.gradCam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +
+        `lesion area ${pct(report.maskArea)}), peak on the lesion ${pct(report.gradCam.pointingHitRate)} (blob ${pct(report.centre.pointingHitRate)}); written to ${file}\n`);
+      io.out(`${JSON.stringify(report)}\n`);
     });
 
   common(program.command('predict').description('class probability distributions, density plot and Grad-CAM overlays of one image'))

@@ -15,6 +15,8 @@ export { readRunConfig, latestCheckpoint, runPaths, BALANCES, LR_SCHEDULES } fro
 export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule } from './run';
 export { evaluateRun, loadRun, predictRecords, metricsOf, EVALUATION_SPLITS } from './evaluate';
 export type { Evaluation, EvaluateOptions, LoadedRun, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { localizeRun, centredBlob } from './localize';
+export type { LocalizeOptions, LocalizationReport, MapScore } from './localize';
 export { predictImage, explainImage, DISPLAY_SIZE } from './predict';
 export type { PredictImageOptions, ImagePrediction, ImageExplanation, ExplainImageOptions, ClassDistribution } from './predict';
 export { writeReport } from './report';

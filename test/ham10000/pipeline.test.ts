@@ -5,7 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/ham10000/cli';
 import { loadHam10000 } from '../../src/ham10000/dataset';
 import { evaluateRun } from '../../src/ham10000/evaluate';
+import { readMask } from '../../src/ham10000/images';
+import { centredBlob, localizeRun } from '../../src/ham10000/localize';
 import { predictImage } from '../../src/ham10000/predict';
+import { readRunConfig } from '../../src/ham10000/run';
 import { writeReport } from '../../src/ham10000/report';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
 import { train } from '../../src/ham10000/train';
@@ -64,6 +67,46 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(augmented.nll).not.toBeCloseTo(plain.nll, 6);
   });
 
+  it('localizes the Grad-CAM maps on the lesion masks, beside a uniform map and a centred blob computed here, leaking nothing', async () => {
+    const before = tf.memory().numTensors;
+    const report = await localizeRun({ model: run, data, camSamples: 3, seed: 4 });
+    expect(tf.memory().numTensors).toBe(before);
+    const testIds = new Set(readRunConfig(run).split.test);
+    const masked = (await loadHam10000(data)).records.filter((r) => testIds.has(r.imageId) && r.maskPath !== null);
+    expect(report.images).toBe(masked.length);
+    expect(report.images).toBeGreaterThan(0);
+    // The references, recomputed from the masks: the mask's area share, and the blob's energy inside it.
+    const size = readRunConfig(run).imageSize;
+    const blob = centredBlob(size);
+    const blobValues = blob.arraySync();
+    blob.dispose();
+    let area = 0;
+    let blobEnergy = 0;
+    for (const record of masked) {
+      const mask = await readMask(record.maskPath!, { height: size, width: size });
+      const values = mask.arraySync();
+      mask.dispose();
+      area += values.flat().reduce((a, b) => a + b, 0) / size ** 2;
+      const inside = values.flatMap((row, i) => row.map((m, j) => m * blobValues[i][j])).reduce((a, b) => a + b, 0);
+      blobEnergy += inside / blobValues.flat().reduce((a, b) => a + b, 0);
+    }
+    expect(report.maskArea).toBeCloseTo(area / masked.length, 5);
+    expect(report.centre.energyInside).toBeCloseTo(blobEnergy / masked.length, 5);
+    for (const value of [report.gradCam.energyInside, report.gradCam.pointingHitRate, report.centre.pointingHitRate]) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+    expect(report.explanationStd.inside).toBeGreaterThanOrEqual(0);
+
+    const unmasked = path.join(dir, 'unmasked');
+    fs.cpSync(data, unmasked, { recursive: true });
+    fs.rmSync(path.join(unmasked, 'HAM10000_segmentations_lesion_tschandl'), { recursive: true });
+    await expect(localizeRun({ model: run, data: unmasked, split: 'all' })).rejects.toThrow(
+      `localizeRun: data '${unmasked}' must hold lesion masks (HAM10000_segmentations_lesion_tschandl/) for the all images; found none. Add the masks folder.`,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('predicts one image: distributions, entropy decomposition, density plot and Grad-CAM PNGs', async () => {
     const { records } = await loadHam10000(data);
     const before = tf.memory().numTensors;
@@ -101,6 +144,10 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     const tta = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '8', '--tta');
     expect(tta.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-tta.json'), 'utf8')).tta).toBe(true);
+    const localized = await cli('localize', '--model', run, '--data', data, '--backend', 'cpu', '--cam-samples', '2');
+    expect(localized.code).toBe(0);
+    expect(localized.err).toMatch(/Grad-CAM energy on the lesion \d+\.\d % \(centred blob \d+\.\d %, lesion area \d+\.\d %\)/);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'localization-test.json'), 'utf8')).images).toBe(JSON.parse(localized.out).images);
 
     const missing = await cli('train', '--data', path.join(dir, 'nope'), '--out', path.join(dir, 'x'));
     expect(missing.code).not.toBe(0);

@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, checkOneOf, DataError } from '../errors';
+import { bayesianCam, localization } from '../explain';
+import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
+import { EVALUATION_SPLITS, loadRun } from './evaluate';
+import { loadImages, readMask } from './images';
+import { vggPreprocess } from './preprocess';
+import { recordsOfSplit } from './train';
+
+/** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
+export interface LocalizeOptions {
+  /** Run folder of a trained model. */
+  model: string;
+  /** Dataset folder (HAM10000 layout) with lesion masks. */
+  data: string;
+  /** 'test' (default): the run's test split; 'all': every image of `data`. */
+  split?: (typeof EVALUATION_SPLITS)[number];
+  /** Networks drawn per Bayesian Grad-CAM map. Default 8. */
+  camSamples?: number;
+  /** Pointing game: a peak within this many pixels of the mask is a hit. Default 0. */
+  tolerance?: number;
+  /** Default 0. */
+  seed?: number;
+  /** Images explained at once. Default 16. */
+  batchSize?: number;
+  /** Called after each batch with the images processed so far (for a progress bar). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Mean energy share inside the lesion and pointing-game hit rate of one kind of map. */
+export interface MapScore {
+  energyInside: number;
+  pointingHitRate: number;
+}
+
+/** What `localizeRun` returns: how well the Grad-CAM maps fall on the lesion, beside what maps that ignore the image score. */
+export interface LocalizationReport {
+  split: 'test' | 'all';
+  /** Images with a mask that were explained. */
+  images: number;
+  camSamples: number;
+  /** The posterior-mean Bayesian Grad-CAM map of the predicted class. */
+  gradCam: MapScore;
+  /**
+   * A fixed Gaussian blob in the image centre (σ = a quarter of the side), which knows nothing of
+   * the image: dermoscopy centres the lesion, so a map must beat this to show it looks at the lesion.
+   */
+  centre: MapScore;
+  /** Mean share of the image the mask covers: the energy share of a uniform map (chance). */
+  maskArea: number;
+  /** Mean per-pixel standard deviation of the maps over sampled networks, inside and outside the lesion. */
+  explanationStd: { inside: number; outside: number };
+  problems: DataProblem[];
+}
+
+/**
+ * Measures on the lesion masks where a run's Bayesian Grad-CAM looks: the energy-based pointing
+ * score and the pointing game (see `localization`) of the mean map of the predicted class, against
+ * two image-blind references: a uniform map (the mask's area) and a centred blob.
+ */
+export async function localizeRun(options: LocalizeOptions): Promise<LocalizationReport> {
+  const who = 'localizeRun';
+  const split = checkOneOf(who, 'split', options.split ?? 'test', EVALUATION_SPLITS);
+  const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? 8, { min: 2, integer: true });
+  const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
+  const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
+  const run = await loadRun(options.model);
+  try {
+    const dataset = await loadHam10000(options.data);
+    const pool = split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
+    const records = pool.filter((record) => record.maskPath !== null);
+    if (records.length === 0) {
+      throw new DataError(
+        `${who}: data '${options.data}' must hold lesion masks (${MASK_FOLDER}/) for the ${split} images; found none. Add the masks folder.`,
+      );
+    }
+    const size = run.config.imageSize;
+    const centre = centredBlob(size);
+    const sums = { camEnergy: 0, camHits: 0, centreEnergy: 0, centreHits: 0, area: 0, stdInside: 0, stdOutside: 0, images: 0 };
+    const problems: DataProblem[] = [...dataset.problems];
+    try {
+      for (let start = 0; start < records.length; start += batchSize) {
+        const masked = await readMasks(records.slice(start, start + batchSize), size, problems);
+        const loaded = await loadImages(masked.map(({ record }) => record), { height: size, width: size });
+        problems.push(...loaded.problems);
+        const kept = new Set(loaded.records);
+        const keptMasks = masked.filter(({ record }) => kept.has(record)).map(({ mask }) => mask);
+        if (keptMasks.length > 0) {
+          const masks = tf.stack(keptMasks) as tf.Tensor3D;
+          const input = vggPreprocess(loaded.images);
+          const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed: (options.seed ?? 0) + start });
+          const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
+          const ofCam = localization(cam.mean, masks, { tolerance });
+          const ofCentre = localization(blobs, masks, { tolerance });
+          const [area, stdInside, stdOutside] = tf.tidy(() => {
+            const outside = tf.sub(1, masks);
+            const perImageMean = (values: tf.Tensor, where: tf.Tensor) => tf.div(tf.sum(tf.mul(values, where), [1, 2]), tf.maximum(tf.sum(where, [1, 2]), 1));
+            return [tf.mean(masks, [1, 2]), perImageMean(cam.std, masks), perImageMean(cam.std, outside)].map((t) => Array.from(t.dataSync()));
+          });
+          sums.camEnergy += sum(ofCam.energyInside);
+          sums.camHits += ofCam.pointingHit.filter(Boolean).length;
+          sums.centreEnergy += sum(ofCentre.energyInside);
+          sums.centreHits += ofCentre.pointingHit.filter(Boolean).length;
+          sums.area += sum(area);
+          sums.stdInside += sum(stdInside);
+          sums.stdOutside += sum(stdOutside);
+          sums.images += keptMasks.length;
+          cam.dispose();
+          tf.dispose([masks, input, blobs]);
+        }
+        tf.dispose([...masked.map(({ mask }) => mask), loaded.images]);
+        options.onProgress?.(Math.min(start + batchSize, records.length), records.length);
+      }
+    } finally {
+      centre.dispose();
+    }
+    const mean = (total: number) => (sums.images === 0 ? 0 : total / sums.images);
+    return {
+      split,
+      images: sums.images,
+      camSamples,
+      gradCam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
+      centre: { energyInside: mean(sums.centreEnergy), pointingHitRate: mean(sums.centreHits) },
+      maskArea: mean(sums.area),
+      explanationStd: { inside: mean(sums.stdInside), outside: mean(sums.stdOutside) },
+      problems,
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The masks of `records` at `size`; an unreadable mask is reported and its image skipped. */
+async function readMasks(records: readonly LesionRecord[], size: number, problems: DataProblem[]): Promise<Array<{ record: LesionRecord; mask: tf.Tensor2D }>> {
+  const out: Array<{ record: LesionRecord; mask: tf.Tensor2D }> = [];
+  for (const record of records) {
+    try {
+      out.push({ record, mask: await readMask(record.maskPath!, { height: size, width: size }) });
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      problems.push({ kind: 'corruptImage', file: record.maskPath!, line: record.line, message: error.message });
+    }
+  }
+  return out;
+}
+
+/** A Gaussian blob [side, side] centred in the image, σ = side / 4, peak 1. */
+export function centredBlob(side: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const axis = tf.sub(tf.range(0, side), (side - 1) / 2);
+    const squared = tf.square(tf.div(axis, side / 4));
+    return tf.exp(tf.mul(tf.add(tf.expandDims(squared, 1), tf.expandDims(squared, 0)), -0.5)) as tf.Tensor2D;
+  });
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
