@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
@@ -140,15 +141,17 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--data <dir>', 'dataset folder with lesion masks', existingPath('data folder'))
     .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
     .option('--cam-samples <n>', 'networks drawn per map', integer(2), 8)
+    .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
+    .option('--layer <name>', "layer explained (default: the run's last convolution)")
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
     .action(async (o) => {
       await useBackend(o.backend);
-      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, tolerance: o.tolerance, seed: o.seed });
-      const file = path.join(o.model, `localization-${o.split}.json`);
+      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, seed: o.seed });
+      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}.json`);
       writeFileAtomic(file, JSON.stringify(report, null, 2));
       const pct = (value: number) => `${(100 * value).toFixed(1)} %`;
-      io.err(`ham10000: ${report.images} images; Grad-CAM energy on the lesion ${pct(report.gradCam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +
-        `lesion area ${pct(report.maskArea)}), peak on the lesion ${pct(report.gradCam.pointingHitRate)} (blob ${pct(report.centre.pointingHitRate)}); written to ${file}\n`);
+      io.err(`ham10000: ${report.images} images; ${report.method} at ${report.layer}: energy on the lesion ${pct(report.cam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +
+        `lesion area ${pct(report.maskArea)}), peak on the lesion ${pct(report.cam.pointingHitRate)} (blob ${pct(report.centre.pointingHitRate)}); written to ${file}\n`);
       io.out(`${JSON.stringify(report)}\n`);
     });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkOneOf, DataError } from '../errors';
-import { bayesianCam, localization } from '../explain';
+import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { EVALUATION_SPLITS, loadRun } from './evaluate';
 import { loadImages, readMask } from './images';
@@ -17,6 +17,10 @@ export interface LocalizeOptions {
   split?: (typeof EVALUATION_SPLITS)[number];
   /** Networks drawn per Bayesian Grad-CAM map. Default 8. */
   camSamples?: number;
+  /** The CAM method. Default 'gradcam'. */
+  method?: CamMethod;
+  /** The layer explained. Default: the run's (its base's last convolution). */
+  layer?: string;
   /** Pointing game: a peak within this many pixels of the mask is a hit. Default 0. */
   tolerance?: number;
   /** Default 0. */
@@ -39,8 +43,10 @@ export interface LocalizationReport {
   /** Images with a mask that were explained. */
   images: number;
   camSamples: number;
-  /** The posterior-mean Bayesian Grad-CAM map of the predicted class. */
-  gradCam: MapScore;
+  method: CamMethod;
+  layer: string;
+  /** The posterior-mean Bayesian CAM map of the predicted class. */
+  cam: MapScore;
   /**
    * A fixed Gaussian blob in the image centre (σ = a quarter of the side), which knows nothing of
    * the image: dermoscopy centres the lesion, so a map must beat this to show it looks at the lesion.
@@ -64,6 +70,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? 8, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
+  const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
@@ -75,6 +82,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
       );
     }
     const size = run.config.imageSize;
+    const layer = options.layer ?? run.config.camLayer;
     const centre = centredBlob(size);
     const sums = { camEnergy: 0, camHits: 0, centreEnergy: 0, centreHits: 0, area: 0, stdInside: 0, stdOutside: 0, images: 0 };
     const problems: DataProblem[] = [...dataset.problems];
@@ -88,7 +96,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
           const input = vggPreprocess(loaded.images);
-          const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed: (options.seed ?? 0) + start });
+          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, seed: (options.seed ?? 0) + start });
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });
           const ofCentre = localization(blobs, masks, { tolerance });
@@ -119,7 +127,9 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
       split,
       images: sums.images,
       camSamples,
-      gradCam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
+      method,
+      layer,
+      cam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
       centre: { energyInside: mean(sums.centreEnergy), pointingHitRate: mean(sums.centreHits) },
       maskArea: mean(sums.area),
       explanationStd: { inside: mean(sums.stdInside), outside: mean(sums.stdOutside) },

@@ -92,11 +92,15 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     }
     expect(report.maskArea).toBeCloseTo(area / masked.length, 5);
     expect(report.centre.energyInside).toBeCloseTo(blobEnergy / masked.length, 5);
-    for (const value of [report.gradCam.energyInside, report.gradCam.pointingHitRate, report.centre.pointingHitRate]) {
+    for (const value of [report.cam.energyInside, report.cam.pointingHitRate, report.centre.pointingHitRate]) {
       expect(value).toBeGreaterThanOrEqual(0);
       expect(value).toBeLessThanOrEqual(1);
     }
     expect(report.explanationStd.inside).toBeGreaterThanOrEqual(0);
+    expect([report.method, report.layer]).toEqual(['gradcam', readRunConfig(run).camLayer]);
+    const layerCam = await localizeRun({ model: run, data, camSamples: 3, seed: 4, method: 'layercam', layer: 'block2_conv1' });
+    expect([layerCam.method, layerCam.layer, layerCam.images, layerCam.maskArea]).toEqual(['layercam', 'block2_conv1', report.images, report.maskArea]);
+    expect(layerCam.cam.energyInside).not.toBeCloseTo(report.cam.energyInside, 6);
 
     const unmasked = path.join(dir, 'unmasked');
     fs.cpSync(data, unmasked, { recursive: true });
@@ -146,8 +150,8 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-tta.json'), 'utf8')).tta).toBe(true);
     const localized = await cli('localize', '--model', run, '--data', data, '--backend', 'cpu', '--cam-samples', '2');
     expect(localized.code).toBe(0);
-    expect(localized.err).toMatch(/Grad-CAM energy on the lesion \d+\.\d % \(centred blob \d+\.\d %, lesion area \d+\.\d %\)/);
-    expect(JSON.parse(fs.readFileSync(path.join(run, 'localization-test.json'), 'utf8')).images).toBe(JSON.parse(localized.out).images);
+    expect(localized.err).toMatch(/gradcam at block\d_conv1: energy on the lesion \d+\.\d % \(centred blob \d+\.\d %, lesion area \d+\.\d %\)/);
+    expect(JSON.parse(fs.readFileSync(path.join(run, `localization-test-gradcam-${readRunConfig(run).camLayer}.json`), 'utf8')).images).toBe(JSON.parse(localized.out).images);
 
     const missing = await cli('train', '--data', path.join(dir, 'nope'), '--out', path.join(dir, 'x'));
     expect(missing.code).not.toBe(0);
