@@ -5,7 +5,7 @@ import { checkNumber, checkOneOf, ShapeError, describe, invalidArgument } from '
 import { SeedStream } from '../random';
 import { checkBoolean } from '../validation';
 import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
-import { type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
+import { type Initializer, type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
 import { createPrior, type Prior, type PriorSpec } from './priors';
 import { callSampling, SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 
@@ -14,7 +14,6 @@ export type ActivationIdentifier = NonNullable<Parameters<typeof tfl.layers.acti
 /** tfjs-layers' base layer arguments (name, inputShape, trainable, ...), which it does not export by name. */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
-type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
 
 /** `sigma = softplus(rho) + SIGMA_FLOOR`: float32 machine epsilon, as TFP uses, so sigma never hits 0. */
 export const SIGMA_FLOOR = 1.1920929e-7;
