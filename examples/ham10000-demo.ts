@@ -2,7 +2,8 @@
  * `npm run demo`: the whole HAM10000 chain in a few minutes on a CPU. Without a dataset it first
  * generates a synthetic one (dermoscopy-like lesions, class-dependent colour, shape and texture,
  * with masks) in the run folder; `npm run demo -- --data ../shared/ham10000` uses real data.
- * Then it trains the compact CNN from scratch, evaluates it, predicts one test image and writes
+ * Then it trains the compact CNN from scratch, evaluates it, scores its Grad-CAM maps on the
+ * lesion masks, predicts one test image and writes
  * the HTML report, through the same `ham10000` CLI a user would run, and prints where all is.
  *
  *     npm run demo [-- --data DIR] [--out RUN] [--epochs N] [--image-size PX] [--backend NAME]
@@ -49,6 +50,8 @@ async function run(): Promise<number> {
     '--epochs', values.epochs ?? (real ? '12' : '15'), '--batch-size', '32', '--learning-rate', '0.003', ...(real ? ['--cache', 'disk'] : []));
   step('evaluating on the lesion-grouped test split');
   await cli('evaluate', '--model', runFolder, '--data', data, '--samples', '30');
+  step('scoring the Grad-CAM maps on the lesion masks');
+  await cli('localize', '--model', runFolder, '--data', data);
   const config = readRunConfig(runFolder);
   const image = (await loadHam10000(data)).records.find((record) => record.imageId === config.split.test[0])!.imagePath;
   step(`predicting ${path.basename(image)}`);
@@ -61,6 +64,7 @@ async function run(): Promise<number> {
     [
       `run folder:     ${runFolder} (model/, checkpoints/, run.json)`,
       `metrics:        ${path.join(runFolder, 'evaluation-test.json')}`,
+      `localization:   ${path.join(runFolder, `localization-test-gradcam-${config.camLayer}.json`)}`,
       `prediction:     ${path.join(out, 'prediction')} (density.png, gradcam-mean.png, gradcam-std.png)`,
       `report:         ${report}`,
       fs.existsSync(report) ? '' : 'the report is missing: see the errors above',
