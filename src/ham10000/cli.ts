@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
-import { evaluateRun, EVALUATION_SPLITS } from './evaluate';
+import { evaluateRun, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
 import { predictImage } from './predict';
@@ -126,11 +126,12 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
     .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
     .action(async (o) => {
       await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true });
-      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}.json`);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
+      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)}; written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);

@@ -20,7 +20,7 @@ import {
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
-import { readRunConfig, runPaths, type RunConfig } from './run';
+import { latestCheckpoint, readRunConfig, runPaths, type RunConfig } from './run';
 import { recordsOfSplit } from './train';
 
 /** What `evaluateRun` can evaluate on: the run's test split, or every image of a folder. */
@@ -34,13 +34,19 @@ export interface LoadedRun {
   dispose(): void;
 }
 
-/** Loads the best model of a run folder with its settings. */
-export async function loadRun(run: string): Promise<LoadedRun> {
+/** Which model of a run: the best so far (lowest validation loss, `RUN/model/`) or the last checkpoint's. */
+export const RUN_MODELS = ['best', 'last'] as const;
+/** A model of a run (see RUN_MODELS). */
+export type RunModel = (typeof RUN_MODELS)[number];
+
+/** Loads a run's best model (default) or its last checkpoint's, with its settings. */
+export async function loadRun(run: string, which: RunModel = 'best'): Promise<LoadedRun> {
   const config = readRunConfig(run);
-  if (!fs.existsSync(runPaths(run).model)) {
-    throw new DataError(`loadRun: run '${run}' has no trained model yet (no model/ folder). Let 'ham10000 train' finish an epoch, or --resume it.`);
+  const dir = checkOneOf('loadRun', 'which', which, RUN_MODELS) === 'best' ? runPaths(run).model : latestCheckpoint(run)?.dir;
+  if (dir === undefined || !fs.existsSync(dir)) {
+    throw new DataError(`loadRun: run '${run}' has no trained model yet (no ${which === 'best' ? 'model/ folder' : 'checkpoint'}). Let 'ham10000 train' finish an epoch, or --resume it.`);
   }
-  const model = await loadModel(runPaths(run).model);
+  const model = await loadModel(dir);
   return { model, config, dispose: () => model.dispose() };
 }
 
@@ -113,6 +119,8 @@ export interface EvaluateOptions {
   alpha?: number;
   /** Test-time augmentation over the 8 flips and quarter turns (see PredictRecordsOptions.tta). Default false. */
   tta?: boolean;
+  /** The run's best model (default) or its last checkpoint's (e.g. to compare runs after the same number of epochs). */
+  checkpoint?: RunModel;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -134,6 +142,8 @@ export interface Evaluation {
   samples: number;
   /** Whether the samples went round the 8 flips and quarter turns of each image. */
   tta: boolean;
+  /** Which model of the run was evaluated. */
+  checkpoint: RunModel;
   classes: string[];
   accuracy: number;
   balancedAccuracy: number;
@@ -157,7 +167,7 @@ export interface Evaluation {
 export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation> {
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
-  const run = await loadRun(options.model);
+  const run = await loadRun(options.model, options.checkpoint);
   try {
     const { config } = run;
     const dataset = await loadHam10000(options.data);
@@ -173,6 +183,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
       samples: options.samples ?? 30,
       tta: options.tta ?? false,
+      checkpoint: options.checkpoint ?? 'best',
       problems: [...dataset.problems, ...predictions.problems],
     };
   } finally {
@@ -194,7 +205,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'problems'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'problems'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

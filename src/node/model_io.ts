@@ -56,8 +56,20 @@ export async function saveModel(model: tfl.LayersModel, dir: string): Promise<vo
   );
 }
 
-/** Loads a layers model saved by `saveModel` or by tensorflowjs_converter from a folder or its model.json. */
-export async function loadModel(location: string): Promise<tfl.LayersModel> {
+/** The loads in flight, chained: `limitWeightAllocation` patches a prototype that every load shares. */
+let loading: Promise<unknown> = Promise.resolve();
+
+/**
+ * Loads a layers model saved by `saveModel` or by tensorflowjs_converter from a folder or its
+ * model.json. Concurrent calls are safe: they run one after the other.
+ */
+export function loadModel(location: string): Promise<tfl.LayersModel> {
+  const result = loading.then(() => loadModelNow(location));
+  loading = result.catch(() => undefined);
+  return result;
+}
+
+async function loadModelNow(location: string): Promise<tfl.LayersModel> {
   const artifacts = readModelArtifacts(location);
   const { created, restore } = limitWeightAllocation(location, artifacts.weightSpecs ?? []);
   try {

@@ -4,14 +4,15 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/ham10000/cli';
 import { loadHam10000 } from '../../src/ham10000/dataset';
-import { evaluateRun } from '../../src/ham10000/evaluate';
+import { evaluateRun, loadRun } from '../../src/ham10000/evaluate';
 import { readMask } from '../../src/ham10000/images';
 import { centredBlob, localizeRun } from '../../src/ham10000/localize';
 import { predictImage } from '../../src/ham10000/predict';
-import { readRunConfig } from '../../src/ham10000/run';
+import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
 import { writeReport } from '../../src/ham10000/report';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
 import { train } from '../../src/ham10000/train';
+import { saveModel } from '../../src/node/model_io';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 
@@ -65,6 +66,34 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(augmented.count).toBe(plain.count);
     // The synthetic lesions are not symmetric and the network is not invariant: the 8 views predict differently.
     expect(augmented.nll).not.toBeCloseTo(plain.nll, 6);
+  });
+
+  it("loads the best model or the last checkpoint's, and says when a run has neither", async () => {
+    const weightsIn = (dir: string) => {
+      const bytes = fs.readFileSync(path.join(dir, 'weights.bin'));
+      return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+    };
+    // A copy of the run whose best model differs from its last checkpoint (here the last epoch was the best).
+    const copy = path.join(dir, 'run-copy');
+    fs.cpSync(run, copy, { recursive: true });
+    const best = await loadRun(copy);
+    best.model.setWeights(best.model.getWeights().map((w) => tf.mul(w, 2)));
+    await saveModel(best.model, runPaths(copy).model);
+    best.dispose();
+    const loaded = await Promise.all([loadRun(copy, 'best'), loadRun(copy, 'last')]);
+    const [bestValues, lastValues] = loaded.map((l) => l.model.getWeights().flatMap((w) => Array.from(w.dataSync())));
+    loaded.forEach((l) => l.dispose());
+    expect(bestValues).toEqual(weightsIn(runPaths(copy).model));
+    expect(lastValues).toEqual(weightsIn(latestCheckpoint(copy)!.dir));
+    expect(bestValues).not.toEqual(lastValues);
+    const evaluation = await evaluateRun({ model: run, data, samples: 2, checkpoint: 'last' });
+    expect(evaluation.checkpoint).toBe('last');
+    const empty = path.join(dir, 'empty-run');
+    fs.mkdirSync(empty);
+    fs.copyFileSync(runPaths(run).config, runPaths(empty).config);
+    await expect(loadRun(empty, 'last')).rejects.toThrow(
+      `loadRun: run '${empty}' has no trained model yet (no checkpoint). Let 'ham10000 train' finish an epoch, or --resume it.`,
+    );
   });
 
   it('localizes the Grad-CAM maps on the lesion masks, beside a uniform map and a centred blob computed here, leaking nothing', async () => {
@@ -148,6 +177,9 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     const tta = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '8', '--tta');
     expect(tta.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-tta.json'), 'utf8')).tta).toBe(true);
+    const last = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '2', '--checkpoint', 'last');
+    expect(last.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-last.json'), 'utf8')).checkpoint).toBe('last');
     const localized = await cli('localize', '--model', run, '--data', data, '--backend', 'cpu', '--cam-samples', '2');
     expect(localized.code).toBe(0);
     expect(localized.err).toMatch(/gradcam at block\d_conv1: energy on the lesion \d+\.\d % \(centred blob \d+\.\d %, lesion area \d+\.\d %\)/);

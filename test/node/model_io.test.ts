@@ -43,6 +43,20 @@ describe('model_io', () => {
     model.dispose();
   });
 
+  it('loads models concurrently, each with its own weights, and loads again afterwards', async () => {
+    const models = [tinyModel(), tinyModel()];
+    models[1].setWeights(models[1].getWeights().map((w) => tf.mul(w, 2)));
+    const dirs = ['a', 'b'].map((name) => path.join(dir, name));
+    await Promise.all(models.map((model, i) => saveModel(model, dirs[i])));
+    const weights = (model: tfl.LayersModel) => model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+    const loaded = await Promise.all([loadModel(dirs[0]), loadModel(dirs[1]), loadModel(path.join(dir, 'missing'))].map((p) => p.catch((e: Error) => e)));
+    expect(loaded[2]).toBeInstanceOf(Error);
+    [0, 1].forEach((i) => expect(weights(loaded[i] as tfl.LayersModel)).toEqual(weights(models[i])));
+    const again = await loadModel(dirs[1]);
+    expect(weights(again)).toEqual(weights(models[1]));
+    [...loaded.slice(0, 2), again, ...models].forEach((model) => (model as tfl.LayersModel).dispose());
+  });
+
   it('leaves no temp files and replaces files atomically', async () => {
     const model = tinyModel();
     await saveModel(model, dir);
