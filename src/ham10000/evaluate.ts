@@ -82,12 +82,12 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
   const samples = checkNumber('predictRecords', 'samples', options.samples ?? 30, { min: 1, integer: true });
   const batchSize = options.batchSize ?? 32;
   const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
+  const views = options.tta ? dihedralViews() : undefined;
   for (let start = 0; start < records.length; start += batchSize) {
     const loaded = await loadImages(records.slice(start, start + batchSize), { height: options.imageSize, width: options.imageSize });
     out.problems.push(...loaded.problems);
     if (loaded.records.length > 0) {
       const input = vggPreprocess(loaded.images);
-      const views = options.tta ? dihedralViews() : undefined;
       const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start, views });
       out.probs.push(...(prediction.mean.arraySync() as number[][]));
       out.predictiveEntropy.push(...prediction.predictiveEntropy.arraySync());
