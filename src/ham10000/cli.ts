@@ -84,6 +84,13 @@ function buildProgram(io: CliIo): Command {
       .addOption(new Option('--backend <name>', 'tfjs backend (default: fastest present, or TFJS_TRUST_BACKEND)').choices(BACKENDS))
       .option('--seed <n>', 'random seed', integer(-2147483648))
       .option('--verbose', 'stack traces on errors');
+  // The commands that read a trained run and a dataset, on the run's test split or on every image.
+  const runOnData = (command: Command, data: string) =>
+    common(command)
+      .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
+      .requiredOption('--data <dir>', data, existingPath('data folder'))
+      .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
+  const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
   const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
 
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
@@ -121,13 +128,10 @@ function buildProgram(io: CliIo): Command {
       io.out(`${JSON.stringify({ run: path.resolve(o.out), epochs: result.state.epoch, last, bestEpoch: result.state.bestEpoch, problems: result.problems.length })}\n`);
     });
 
-  common(program.command('evaluate').description('metrics JSON and confusion matrix of a run'))
-    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
-    .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
-    .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
+  runOnData(program.command('evaluate').description('metrics JSON and confusion matrix of a run'), 'dataset folder')
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
-    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
+    .option('--tta', tta)
     .action(async (o) => {
       await useBackend(o.backend);
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
@@ -137,10 +141,7 @@ function buildProgram(io: CliIo): Command {
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
 
-  common(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'))
-    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
-    .requiredOption('--data <dir>', 'dataset folder with lesion masks', existingPath('data folder'))
-    .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'))
+  runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')
     .option('--cam-samples <n>', 'networks drawn per map', integer(2), 8)
     .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
     .option('--layer <name>', "layer explained (default: the run's last convolution)")
@@ -160,7 +161,7 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
     .requiredOption('--image <file>', 'image file', existingPath('image'))
     .option('--samples <n>', 'Monte Carlo samples', integer(2), 100)
-    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
+    .option('--tta', tta)
     .option('--out <dir>', 'folder for the PNGs (default RUN/predictions/<image>)')
     .action(async (o) => {
       await useBackend(o.backend);
@@ -169,14 +170,11 @@ function buildProgram(io: CliIo): Command {
       io.out(`${JSON.stringify(prediction, null, 2)}\n`);
     });
 
-  common(program.command('report').description('one self-contained HTML report'))
-    .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
-    .requiredOption('--data <dir>', 'dataset folder', existingPath('data folder'))
+  runOnData(program.command('report').description('one self-contained HTML report'), 'dataset folder')
     .requiredOption('--out <file>', 'HTML file to write')
-    .addOption(new Option('--split <which>', 'images to evaluate').choices(EVALUATION_SPLITS).default('test'))
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
-    .option('--tta', 'test-time augmentation: samples go round the 8 flips and quarter turns of each image')
+    .option('--tta', tta)
     .action(async (o) => {
       await useBackend(o.backend);
       const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples });
