@@ -140,18 +140,19 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   }
 }
 
-/** The masks of `records` at `size`; an unreadable mask is reported and its image skipped. */
+/** The masks of `records` at `size`, decoded at once (sharp works on its own threads); an unreadable mask is reported and its image skipped. */
 async function readMasks(records: readonly LesionRecord[], size: number, problems: DataProblem[]): Promise<Array<{ record: LesionRecord; mask: tf.Tensor2D }>> {
-  const out: Array<{ record: LesionRecord; mask: tf.Tensor2D }> = [];
-  for (const record of records) {
-    try {
-      out.push({ record, mask: await readMask(record.maskPath!, { height: size, width: size }) });
-    } catch (error) {
-      if (!(error instanceof DataError)) throw error;
-      problems.push({ kind: 'corruptImage', file: record.maskPath!, line: record.line, message: error.message });
+  const read = await Promise.all(
+    records.map((record) => readMask(record.maskPath!, { height: size, width: size }).catch((error: unknown) => (error instanceof DataError ? error : Promise.reject(error)))),
+  );
+  return records.flatMap((record, i) => {
+    const mask = read[i];
+    if (mask instanceof DataError) {
+      problems.push({ kind: 'corruptImage', file: record.maskPath!, line: record.line, message: mask.message });
+      return [];
     }
-  }
-  return out;
+    return [{ record, mask }];
+  });
 }
 
 /** A Gaussian blob [side, side] centred in the image, σ = side / 4, peak 1. */

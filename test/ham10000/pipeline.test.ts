@@ -131,6 +131,16 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect([layerCam.method, layerCam.layer, layerCam.images, layerCam.maskArea]).toEqual(['layercam', 'block2_conv1', report.images, report.maskArea]);
     expect(layerCam.cam.energyInside).not.toBeCloseTo(report.cam.energyInside, 6);
 
+    // A corrupt mask is reported with its file and its image skipped; the others are still scored.
+    const badMask = path.join(dir, 'bad-mask');
+    fs.cpSync(data, badMask, { recursive: true });
+    const broken = path.join(badMask, path.relative(data, masked[0].maskPath!));
+    fs.writeFileSync(broken, 'not a png');
+    const skipped = await localizeRun({ model: run, data: badMask, camSamples: 2, seed: 4 });
+    expect(skipped.images).toBe(masked.length - 1);
+    expect(skipped.problems.map((p) => p.file)).toEqual([broken]);
+    expect(tf.memory().numTensors).toBe(before);
+
     const unmasked = path.join(dir, 'unmasked');
     fs.cpSync(data, unmasked, { recursive: true });
     fs.rmSync(path.join(unmasked, 'HAM10000_segmentations_lesion_tschandl'), { recursive: true });
