@@ -104,6 +104,8 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
     .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default('flipout'))
+    .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
+    .option('--val-samples <n>', 'Monte Carlo samples per validation image for the validation loss (0: the posterior-mean network)', integer(0), 0)
     .option('--batch-size <n>', 'batch size', integer(1), 32)
     .option('--learning-rate <lr>', 'Adam step size', positiveNumber, 1e-3)
     .addOption(new Option('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0').choices(LR_SCHEDULES).default('constant'))
@@ -119,7 +121,7 @@ function buildProgram(io: CliIo): Command {
       const result = await train({
         data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
-        pooling: o.pooling, head: o.head, denseUnits: o.dense, balance: o.balance, augment: o.augment === true, patience: o.patience,
+        pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
       });
       progress.stop();

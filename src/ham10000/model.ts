@@ -1,5 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { checkBoolean } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
 import { compactCnn, vgg16, type Backbone } from './vgg16';
@@ -38,6 +39,12 @@ export interface ClassifierOptions {
   head?: Head;
   /** Units of an optional ReLU dense layer before the Bayesian output. Default 0 (none). */
   denseUnits?: number;
+  /**
+   * Make that dense layer a DenseFlipout too (head 'flipout' only): a posterior over the 128×units
+   * hidden weights as well as the units×classes output ones, so the Monte Carlo average also
+   * spreads over features the data pins down less well. Default false.
+   */
+  bayesianHidden?: boolean;
   /** tfjs layers-format VGG16 weights (vgg16 only), loaded by layer name. */
   weights?: string;
   /** Seeds every initialisation. */
@@ -73,6 +80,10 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   const pooling = checkOneOf(who, 'pooling', options.pooling ?? (arch === 'vgg16' ? 'flatten' : 'avg'), POOLINGS);
   const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? 0, { min: 0, integer: true });
   const headKind = checkOneOf(who, 'head', options.head ?? 'flipout', HEADS);
+  const bayesianHidden = checkBoolean(who, 'bayesianHidden', options.bayesianHidden ?? false);
+  if (bayesianHidden && (headKind !== 'flipout' || denseUnits === 0)) {
+    invalidArgument(who, 'bayesianHidden', "used only with head 'flipout' and denseUnits > 0", true, 'Add --dense <units> and keep --head flipout, or drop --bayesian-hidden.');
+  }
   if (options.weights !== undefined && arch !== 'vgg16') {
     invalidArgument(who, 'weights', "given only with arch 'vgg16'", options.weights, 'Drop --weights or use --arch vgg16.');
   }
@@ -93,7 +104,11 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
     pooling === 'flatten' ? tfl.layers.flatten({ name: 'head_flatten' }) : tfl.layers.globalAveragePooling2d({ name: 'head_pool' }),
   ];
   if (denseUnits > 0) {
-    head.push(tfl.layers.dense({ units: denseUnits, activation: 'relu', name: 'head_dense', kernelInitializer: tfl.initializers.heNormal({ seed: seeds.next() }) }));
+    head.push(
+      bayesianHidden
+        ? new DenseFlipout({ units: denseUnits, activation: 'relu', klWeight: 1 / examples, seed: seeds.next(), name: 'head_dense_flipout' })
+        : tfl.layers.dense({ units: denseUnits, activation: 'relu', name: 'head_dense', kernelInitializer: tfl.initializers.heNormal({ seed: seeds.next() }) }),
+    );
   }
   head.push(
     headKind === 'flipout'

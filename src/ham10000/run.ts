@@ -33,6 +33,14 @@ export interface RunConfig {
   pooling: Pooling;
   head: Head;
   denseUnits: number;
+  /** The head's dense layer is a DenseFlipout too; absent in runs made before it existed: false. */
+  bayesianHidden?: boolean;
+  /**
+   * Monte Carlo samples per validation image: the validation loss (which picks the best model and
+   * drives early stopping) is that of the MC predictive, the distribution evaluate scores; 0 scores
+   * the posterior-mean network instead. Absent in runs made before it existed: 0.
+   */
+  validationSamples?: number;
   camLayer: string;
   balance: Balance;
   augment: boolean;
@@ -69,7 +77,7 @@ export interface EpochRecord {
   /** The weighted KL term at the epoch's last step. */
   kl: number;
   accuracy: number;
-  /** Mean cross-entropy of the posterior-mean network on the validation split; null without one. */
+  /** Mean cross-entropy on the validation split (see RunConfig.validationSamples); null without one. */
   valLoss: number | null;
   valAccuracy: number | null;
   /** Wall-clock duration of the epoch. */

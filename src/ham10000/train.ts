@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, DataError, invalidArgument } from '../errors';
 import { stochasticLayers, withSampling } from '../layers';
 import { SeedStream } from '../random';
+import { McPredictor } from '../uncertainty';
 import { saveModel } from '../node/model_io';
 import { balancedSampler, classWeights } from './class_balance';
 import { CLASSES, loadHam10000, type DataProblem, type LesionRecord } from './dataset';
@@ -56,6 +57,10 @@ export interface TrainOptions {
   /** 'flipout' (default) or 'dense' (the same network without the Bayesian head). */
   head?: Head;
   denseUnits?: number;
+  /** The dense layer of the head is Bayesian too (see ClassifierOptions.bayesianHidden). Default false. */
+  bayesianHidden?: boolean;
+  /** Monte Carlo samples per validation image (see RunConfig.validationSamples); 0 scores the posterior-mean network. Default 0. */
+  validationSamples?: number;
   /** Class imbalance: loss weights per class (default), class-balanced epochs, or nothing. */
   balance?: Balance;
   /** Random flips and quarter turns each epoch. Only when nothing is frozen (the cache holds the images). Default false. */
@@ -114,6 +119,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     trainingExamples: sides.train.length,
     trainableLayers: config.trainableLayers ?? undefined,
     weights: config.weights ?? undefined,
+    bayesianHidden: config.bayesianHidden ?? false,
   });
   Object.assign(config, { frozenLayerCount: classifier.frozenLayerCount, camLayer: classifier.camLayer, pretrained: classifier.pretrained, warnings: classifier.warnings });
   const optimizer = tf.train.adam(config.learningRate);
@@ -167,6 +173,8 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
     head: checkOneOf(who, 'head', options.head ?? 'flipout', HEADS),
     denseUnits: options.denseUnits ?? 0,
+    bayesianHidden: options.bayesianHidden ?? false,
+    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? 0, { min: 0, integer: true }),
     camLayer: '',
     balance: checkOneOf(who, 'balance', options.balance ?? 'weights', BALANCES),
     augment: options.augment ?? false,
@@ -253,7 +261,7 @@ async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
       emit({ type: 'step', epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps, loss: stats.loss, kl: stats.kl, accuracy: stats.correct / batch.length });
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const validation = caches.validation ? validate(loop.trainable, caches.validation, config.batchSize) : null;
+    const validation = caches.validation ? validate(loop.trainable, caches.validation, config) : null;
     const record: EpochRecord = {
       epoch: epoch + 1,
       loss: totals.loss / indices.length,
@@ -358,21 +366,41 @@ function klTerm(model: tfl.LayersModel): tf.Scalar {
   return terms.length === 0 ? tf.scalar(0) : (tf.addN(terms) as tf.Scalar);
 }
 
-/** Validation loss (mean cross-entropy) and accuracy of the posterior-mean network. */
-function validate(trainable: tfl.LayersModel, cache: FeatureCache, batchSize: number): { loss: number; accuracy: number } {
+/**
+ * Validation loss (mean cross-entropy) and accuracy of the Monte Carlo predictive with
+ * `validationSamples` samples, or of the posterior-mean network when that is 0. The same seeds
+ * every epoch, so epochs are compared under the same weight noise.
+ */
+function validate(trainable: tfl.LayersModel, cache: FeatureCache, config: RunConfig): { loss: number; accuracy: number } {
+  const samples = config.validationSamples ?? 0;
+  const seeds = new SeedStream(config.seed, 'validation');
+  const predictor = samples > 0 ? new McPredictor(trainable, { samples, quantiles: [0.5] }) : null;
   let loss = 0;
   let correct = 0;
-  for (let start = 0; start < cache.count; start += batchSize) {
-    const rows = Array.from({ length: Math.min(batchSize, cache.count - start) }, (_, i) => start + i);
-    const labels = rows.map((row) => cache.records[row].label);
-    const [batchLoss, batchCorrect] = tf.tidy(() => {
-      const probs = withSampling(trainable, { mode: 'mean' }, () => trainable.predict(cache.batch(rows)) as tf.Tensor2D);
-      const picked = tf.sum(tf.mul(probs, tf.oneHot(tf.tensor1d(labels, 'int32'), probs.shape[1])), -1);
-      const hits = tf.equal(tf.argMax(probs, -1), tf.tensor1d(labels, 'int32'));
-      return [tf.sum(tf.neg(tf.log(tf.clipByValue(picked, EPSILON, 1)))).dataSync()[0], tf.sum(tf.cast(hits, 'float32')).dataSync()[0]];
-    });
-    loss += batchLoss;
-    correct += batchCorrect;
+  try {
+    for (let start = 0; start < cache.count; start += config.batchSize) {
+      const rows = Array.from({ length: Math.min(config.batchSize, cache.count - start) }, (_, i) => start + i);
+      const labels = rows.map((row) => cache.records[row].label);
+      const seed = seeds.next()!;
+      const [batchLoss, batchCorrect] = tf.tidy(() => {
+        const probs = predictor ? predictiveMean(predictor, cache.batch(rows), seed) : withSampling(trainable, { mode: 'mean' }, () => trainable.predict(cache.batch(rows)) as tf.Tensor2D);
+        const picked = tf.sum(tf.mul(probs, tf.oneHot(tf.tensor1d(labels, 'int32'), probs.shape[1])), -1);
+        const hits = tf.equal(tf.argMax(probs, -1), tf.tensor1d(labels, 'int32'));
+        return [tf.sum(tf.neg(tf.log(tf.clipByValue(picked, EPSILON, 1)))).dataSync()[0], tf.sum(tf.cast(hits, 'float32')).dataSync()[0]];
+      });
+      loss += batchLoss;
+      correct += batchCorrect;
+    }
+  } finally {
+    predictor?.dispose();
   }
   return { loss: loss / cache.count, accuracy: correct / cache.count };
+}
+
+/** The MC predictive mean of a batch, the prediction's other tensors freed. */
+function predictiveMean(predictor: McPredictor, images: tf.Tensor, seed: number): tf.Tensor2D {
+  const prediction = predictor.predict(images, { seed });
+  const mean = tf.clone(prediction.mean);
+  prediction.dispose();
+  return mean;
 }

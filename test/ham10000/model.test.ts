@@ -6,7 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { DenseFlipout, stochasticLayers } from '../../src/layers';
 import { buildClassifier, splitClassifier } from '../../src/ham10000/model';
 import { compactCnn, vgg16 } from '../../src/ham10000/vgg16';
-import { saveModel } from '../../src/node/model_io';
+import { loadModel, saveModel } from '../../src/node/model_io';
 import { maxAbsDiff } from '../helpers';
 
 const KERAS_VGG16_NAMES = [
@@ -154,6 +154,40 @@ describe('buildClassifier', () => {
     expect(model.layers[model.layers.length - 1].getClassName()).toBe('Dense');
     expect(model.outputs[0].shape).toEqual([null, 7]);
     model.dispose();
+  });
+
+  it('makes the dense layer of the head Bayesian too (bayesianHidden), with the same klWeight, and saves and loads it back', async () => {
+    const before = tf.memory().numTensors;
+    const { model } = await buildClassifier({ arch: 'compact', imageSize: 16, numClasses: 7, trainingExamples: 40, seed: 3, denseUnits: 8, bayesianHidden: true });
+    expect(stochasticLayers(model).map((layer) => layer.name)).toEqual(['head_dense_flipout', 'head_flipout']);
+    const hidden = model.getLayer('head_dense_flipout') as DenseFlipout;
+    expect(hidden.klWeight).toBeCloseTo(1 / 40, 12);
+    expect(hidden.getConfig()).toMatchObject({ units: 8, activation: 'relu' });
+    // Each adds its KL term, which training sums into the loss.
+    expect(stochasticLayers(model).map((layer) => layer.losses.length)).toEqual([1, 1]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hidden-'));
+    try {
+      await saveModel(model, dir);
+      const loaded = await loadModel(dir);
+      expect(stochasticLayers(loaded).map((layer) => layer.name)).toEqual(['head_dense_flipout', 'head_flipout']);
+      const x = tf.randomNormal([3, 16, 16, 3], 0, 50, 'float32', 4);
+      const mean = (m: tfl.LayersModel) => m.apply(x, { mode: 'mean' } as never) as tf.Tensor;
+      const [a, b] = [mean(model), mean(loaded)];
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+      tf.dispose([x, a, b]);
+      loaded.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses bayesianHidden without a dense layer or with the dense head', async () => {
+    const base = { arch: 'compact' as const, imageSize: 16, numClasses: 7, trainingExamples: 10, seed: 1, bayesianHidden: true };
+    const message = "buildClassifier: bayesianHidden must be used only with head 'flipout' and denseUnits > 0; got true. Add --dense <units> and keep --head flipout, or drop --bayesian-hidden.";
+    await expect(buildClassifier(base)).rejects.toThrow(message);
+    await expect(buildClassifier({ ...base, denseUnits: 8, head: 'dense' })).rejects.toThrow(message);
   });
 
   it('refuses weights for the compact network and a bad architecture', async () => {

@@ -214,4 +214,15 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(badFlag.code).not.toBe(0);
     expect(badFlag.err).toMatch(/--epochs.*must be an integer >= 1/);
   });
+
+  it('trains a wholly Bayesian head scored on the Monte Carlo predictive from the command line, and says when it cannot', async () => {
+    const out = path.join(dir, 'bayesian-hidden');
+    const flags = ['--data', data, '--arch', 'compact', '--image-size', '16', '--trainable-layers', '0', '--epochs', '1', '--batch-size', '8', '--backend', 'cpu'];
+    const trained = await cli('train', ...flags, '--out', out, '--dense', '8', '--bayesian-hidden', '--val-samples', '4');
+    expect(trained.code).toBe(0);
+    expect(readRunConfig(out)).toMatchObject({ denseUnits: 8, bayesianHidden: true, validationSamples: 4 });
+    const refused = await cli('train', ...flags, '--out', path.join(dir, 'no-dense'), '--bayesian-hidden');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/bayesianHidden must be used only with head 'flipout' and denseUnits > 0; got true\. Add --dense <units> and keep --head flipout, or drop --bayesian-hidden\./);
+  });
 });

@@ -3,7 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
-import { learningRateAt, train, type TrainOptions } from '../../src/ham10000/train';
+import { learningRateAt, recordsOfSplit, train, type TrainOptions } from '../../src/ham10000/train';
+import { loadRun, predictRecords } from '../../src/ham10000/evaluate';
+import { loadHam10000 } from '../../src/ham10000/dataset';
 import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
 
 /** Largest weight difference allowed between a resumed and an uninterrupted run. */
@@ -72,6 +74,34 @@ describe('train', () => {
     expect(result.state.stoppedEarly).toBe(true);
     expect(result.state.bestEpoch).toBe(1);
     expect(result.state.history[1].valLoss).toBe(result.state.history[0].valLoss);
+  });
+
+  it('scores validation on the Monte Carlo predictive (validationSamples): what evaluate computes, not the mean network', async () => {
+    const before = tf.memory().numTensors;
+    const options = { ...base('mc-validation'), epochs: 4, learningRate: 0.05, bayesianHidden: true };
+    const mc = await train({ ...options, validationSamples: 400 });
+    const meanNet = await train({ ...options, out: path.join(dir, 'mean-validation') });
+    expect(tf.memory().numTensors).toBe(before);
+    const config = readRunConfig(path.join(dir, 'mc-validation'));
+    expect(config.validationSamples).toBe(400);
+    // An independent Monte Carlo estimate of the predictive NLL on the validation images, through evaluate's path.
+    const { model } = await loadRun(path.join(dir, 'mc-validation'), 'last');
+    const records = recordsOfSplit((await loadHam10000(data)).records, config).validation;
+    const predictions = await predictRecords(model, records, { samples: 400, imageSize: config.imageSize, seed: 123 });
+    model.dispose();
+    const nll = predictions.labels.reduce((sum, label, i) => sum - Math.log(predictions.probs[i][label]), 0) / predictions.labels.length;
+    // Seen: 3e-5 apart (Monte Carlo error at 400 samples), while the mean network is 2.7e-3 away.
+    expect(Math.abs(mc.state.history[3].valLoss! - nll)).toBeLessThan(3e-4);
+    // The training steps are the same (validation draws no training noise): only what is scored differs.
+    expect(meanNet.state.history[3].loss).toBe(mc.state.history[3].loss);
+    expect(Math.abs(meanNet.state.history[3].valLoss! - nll)).toBeGreaterThan(1e-3);
+  });
+
+  it('validationSamples changes nothing for the dense head: its predictive is the network', async () => {
+    const dense = { ...base('dense-mean'), epochs: 2, head: 'dense' as const };
+    const plain = await train(dense);
+    const sampled = await train({ ...dense, out: path.join(dir, 'dense-mc'), validationSamples: 8 });
+    sampled.state.history.forEach((h, i) => expect(h.valLoss).toBeCloseTo(plain.state.history[i].valLoss!, 6));
   });
 
   it('refuses to overwrite a run without resume, and augmentation over frozen features', async () => {
