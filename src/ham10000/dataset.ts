@@ -66,9 +66,9 @@ export interface LesionRecord {
 
 /** A row or image that was skipped, with where and why, so the user can fix the data. */
 export interface DataProblem {
-  /** What went wrong: an invalid CSV row, an absent image file, or a file that does not decode. */
-  kind: 'badRow' | 'missingImage' | 'corruptImage';
-  /** The file at fault: the CSV for a bad row, the image otherwise. */
+  /** What went wrong: an invalid CSV row, an absent image file, an image that does not decode, or a lesion mask that cannot be read. */
+  kind: 'badRow' | 'missingImage' | 'corruptImage' | 'corruptMask';
+  /** The file at fault: the CSV for a bad row, the image or mask otherwise. */
   file: string;
   /** The CSV line of the record, when known. */
   line?: number;
@@ -146,7 +146,7 @@ export function countByClass(records: readonly LesionRecord[]): Record<ClassName
 
 /** Number of problems of each kind, for summaries. */
 export function countProblems(problems: readonly DataProblem[]): Record<DataProblem['kind'], number> {
-  const counts = { badRow: 0, missingImage: 0, corruptImage: 0 };
+  const counts = { badRow: 0, missingImage: 0, corruptImage: 0, corruptMask: 0 };
   for (const problem of problems) counts[problem.kind] += 1;
   return counts;
 }

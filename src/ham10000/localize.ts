@@ -148,7 +148,7 @@ async function readMasks(records: readonly LesionRecord[], size: number, problem
   return records.flatMap((record, i) => {
     const mask = read[i];
     if (mask instanceof DataError) {
-      problems.push({ kind: 'corruptImage', file: record.maskPath!, line: record.line, message: mask.message });
+      problems.push({ kind: 'corruptMask', file: record.maskPath!, line: record.line, message: mask.message });
       return [];
     }
     return [{ record, mask }];

@@ -56,7 +56,7 @@ describe('loadHam10000 on a generated dataset in the Kaggle layout', () => {
       expect(problems[2].message).toBe('line 23: has 4 fields; the header has 7');
       expect(problems[3].message).toBe("line 24: image_id 'ISIC_9000005' repeats line 7");
       expect(records).toHaveLength(19);
-      expect(countProblems(problems)).toEqual({ badRow: 3, missingImage: 1, corruptImage: 0 });
+      expect(countProblems(problems)).toEqual({ badRow: 3, missingImage: 1, corruptImage: 0, corruptMask: 0 });
 
       // The corrupt JPEG is found when decoded.
       const seen: string[] = [];

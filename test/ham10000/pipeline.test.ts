@@ -138,7 +138,7 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     fs.writeFileSync(broken, 'not a png');
     const skipped = await localizeRun({ model: run, data: badMask, camSamples: 2, seed: 4 });
     expect(skipped.images).toBe(masked.length - 1);
-    expect(skipped.problems.map((p) => p.file)).toEqual([broken]);
+    expect(skipped.problems.map((p) => [p.kind, p.file])).toEqual([['corruptMask', broken]]);
     expect(tf.memory().numTensors).toBe(before);
 
     const unmasked = path.join(dir, 'unmasked');
