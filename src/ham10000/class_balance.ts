@@ -4,7 +4,7 @@
  */
 import { checkNumber, DataError } from '../errors';
 import { CLASSES, type LesionRecord } from './dataset';
-import { Rng } from './rng';
+import { Rng } from '../random';
 
 /**
  * Inverse-frequency weights for `model.fit({classWeight})`: w_c = N / (K · n_c), with N records,

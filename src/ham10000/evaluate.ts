@@ -9,6 +9,7 @@ import {
   balancedAccuracy,
   brierScore,
   calibration,
+  calibrationNoise,
   ConformalClassifier,
   confusionMatrix,
   mcPredict,
@@ -16,6 +17,7 @@ import {
   rocAuc,
   setMetrics,
   type CalibrationBin,
+  type CalibrationNoise,
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
@@ -151,6 +153,8 @@ export interface Evaluation {
   nll: number;
   brier: number;
   ece: number;
+  /** The ECE these confidences would show if they were perfectly calibrated (see `calibrationNoise`): an ECE below `upper` is within noise. */
+  eceIfCalibrated: CalibrationNoise;
   /** Area under the accuracy-coverage curve, examples ordered by predictive entropy. */
   accuracyCoverageArea: number;
   /** Split conformal sets calibrated on the run's validation split; null when it is not available. */
@@ -225,6 +229,7 @@ export function metricsOf(
     nll: negativeLogLikelihood(probs, labels),
     brier: brierScore(probs, labels),
     ece: reliability.ece,
+    eceIfCalibrated: calibrationNoise(probs),
     accuracyCoverageArea: coverageCurve.area,
     conformal,
     perClass: classes.map((name, c) => {

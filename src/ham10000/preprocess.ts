@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, ShapeError } from '../errors';
 import { dihedralTransform } from '../uncertainty/views';
-import { Rng } from './rng';
+import { Rng } from '../random';
 
 /**
  * ImageNet channel means in BGR order, as Keras' `imagenet_utils.preprocess_input` (mode 'caffe')

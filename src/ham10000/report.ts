@@ -104,6 +104,7 @@ function renderHtml(evaluation: Evaluation, warnings: string[], examples: Exampl
     ['NLL', num(evaluation.nll)],
     ['Brier score', num(evaluation.brier)],
     ['ECE', num(evaluation.ece)],
+    ['ECE of a calibrated model (mean / 95 %)', `${num(evaluation.eceIfCalibrated.mean)} / ${num(evaluation.eceIfCalibrated.upper)}`],
     ['accuracy-coverage area', num(evaluation.accuracyCoverageArea)],
     [`conformal coverage (α = ${conformal?.alpha ?? '–'})`, conformal ? pct(conformal.coverage) : 'no calibration split'],
     ['conformal mean set size', conformal ? conformal.meanSetSize.toFixed(2) : '–'],

@@ -7,7 +7,7 @@
  */
 import { checkNumber, invalidArgument } from '../errors';
 import { CLASSES, countByClass, type ClassName, type LesionRecord } from './dataset';
-import { Rng } from './rng';
+import { Rng } from '../random';
 
 /** The sides of a split, in order. */
 export const SPLITS = ['train', 'validation', 'test'] as const;

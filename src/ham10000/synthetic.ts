@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { CLASSES, MASK_FOLDER, MASK_SUFFIX, METADATA_COLUMNS, METADATA_FILE, type ClassName } from './dataset';
-import { Rng } from './rng';
+import { Rng } from '../random';
 import { paintLesion, sampleLesion, type Lesion } from './synthetic_lesion';
 
 /** 'kaggle' writes HAM10000_images_part_1/ and _part_2/; 'flat' writes one HAM10000_images/. */

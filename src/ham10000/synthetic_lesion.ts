@@ -8,7 +8,7 @@
  * value, so classes overlap in every single feature and a classifier has to combine them.
  */
 import type { ClassName } from './dataset';
-import { Rng } from './rng';
+import { Rng } from '../random';
 
 type Rgb = [number, number, number];
 

@@ -55,6 +55,9 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(evaluation.conformal).not.toBeNull();
     expect(evaluation.conformal!.meanSetSize).toBeGreaterThanOrEqual(1);
     expect(evaluation.tta).toBe(false);
+    const noise = evaluation.eceIfCalibrated;
+    expect(noise.resamples).toBe(1000);
+    expect(0 < noise.mean && noise.mean < noise.upper && noise.upper < 1).toBe(true);
   });
 
   it('evaluates with test-time augmentation: the same images, other probabilities, leaking nothing', async () => {

@@ -1,6 +1,6 @@
 import { CLASSES, type LesionRecord } from '../../src/ham10000/dataset';
 import { splitByLesion, SPLITS } from '../../src/ham10000/split';
-import { Rng } from '../../src/ham10000/rng';
+import { Rng } from '../../src/random';
 import { fakeRecords } from './data_fixtures';
 
 /** About HAM10000's proportions, a tenth of the size, lesions of 1 to 4 images. */

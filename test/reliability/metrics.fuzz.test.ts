@@ -7,6 +7,7 @@ import {
   balancedAccuracy,
   brierScore,
   calibration,
+  calibrationNoise,
   confusionMatrix,
   fitTemperature,
   kernelDensity,
@@ -69,6 +70,7 @@ const METRICS: Record<string, Metric> = {
   rocAuc: (s, l) => rocAuc(s, l),
   accuracyCoverage: (s, l, extra) => accuracyCoverage(s, l, Array.isArray(s) ? s.map(() => extra as number) : (extra as never)),
   calibration: (s, l, extra) => calibration(s, l, { bins: extra as number }),
+  calibrationNoise: (s, _l, extra) => calibrationNoise(s, { bins: extra as number, resamples: 20 }),
   fitTemperature: (s, l) => fitTemperature(s, l),
   applyTemperature: (s, _l, extra) => applyTemperature(s, extra as number),
   conformal: (s, l, extra) => {

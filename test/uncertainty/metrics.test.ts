@@ -6,11 +6,13 @@ import {
   balancedAccuracy,
   brierScore,
   calibration,
+  calibrationNoise,
   confusionMatrix,
   fitTemperature,
   negativeLogLikelihood,
   rocAuc,
 } from '../../src';
+import { Rng } from '../../src/random';
 
 // Predicted classes 0, 1, 2, 0 against labels 0, 1, 0, 0: right, right, wrong, right.
 const PROBS = [
@@ -96,6 +98,62 @@ describe('calibration', () => {
   });
 });
 
+describe('calibrationNoise', () => {
+  /** Exact distribution of |X/n − p| for X ~ Binomial(n, p): the ECE of n calibrated examples all at confidence p (one bin). */
+  function binomialGap(n: number, p: number): Array<{ gap: number; probability: number }> {
+    let logChoose = 0;
+    return Array.from({ length: n + 1 }, (_, k) => {
+      if (k > 0) logChoose += Math.log((n - k + 1) / k);
+      return { gap: Math.abs(k / n - p), probability: Math.exp(logChoose + k * Math.log(p) + (n - k) * Math.log(1 - p)) };
+    });
+  }
+
+  it('matches the closed form when every example has the same confidence: mean E|X/n − p| and its 95th percentile', () => {
+    const n = 40;
+    const p = 0.7;
+    const exact = binomialGap(n, p);
+    const mean = exact.reduce((sum, { gap, probability }) => sum + gap * probability, 0);
+    const variance = exact.reduce((sum, { gap, probability }) => sum + (gap - mean) ** 2 * probability, 0);
+    const resamples = 20000;
+    const noise = calibrationNoise(Array.from({ length: n }, () => [p, 1 - p]), { resamples, seed: 5 });
+    expect(noise.resamples).toBe(resamples);
+    expect(Math.abs(noise.mean - mean)).toBeLessThan(4 * Math.sqrt(variance / resamples));
+    // The resampled 95th percentile is an atom of the exact distribution whose CDF crosses 0.95 there (within sampling error).
+    const below = exact.filter(({ gap }) => gap < noise.upper - 1e-12).reduce((sum, { probability }) => sum + probability, 0);
+    const atOrBelow = exact.filter(({ gap }) => gap <= noise.upper + 1e-12).reduce((sum, { probability }) => sum + probability, 0);
+    expect(below).toBeLessThanOrEqual(0.95 + 0.005);
+    expect(atOrBelow).toBeGreaterThanOrEqual(0.95 - 0.005);
+  });
+
+  it('is zero for certain predictions, reproducible by seed, and bounds the ECE of labels drawn from the predictions', () => {
+    expect(calibrationNoise([[1, 0], [0, 1]], { resamples: 50 })).toEqual({ mean: 0, upper: 0, resamples: 50 });
+    const rng = new Rng(11);
+    const probs = Array.from({ length: 600 }, () => {
+      const logits = [rng.normal() * 2, rng.normal() * 2, rng.normal() * 2];
+      const total = logits.reduce((sum, z) => sum + Math.exp(z), 0);
+      return logits.map((z) => Math.exp(z) / total);
+    });
+    // Labels drawn from the probabilities themselves: a calibrated model.
+    const labels = probs.map((row) => {
+      const u = rng.next();
+      return u < row[0] ? 0 : u < row[0] + row[1] ? 1 : 2;
+    });
+    const noise = calibrationNoise(probs, { resamples: 400, seed: 1 });
+    expect(calibrationNoise(probs, { resamples: 400, seed: 1 })).toEqual(noise);
+    expect(calibrationNoise(probs, { resamples: 400, seed: 2 }).mean).not.toBe(noise.mean);
+    expect(noise.mean).toBeGreaterThan(0);
+    expect(noise.upper).toBeGreaterThan(noise.mean);
+    expect(calibration(probs, labels).ece).toBeLessThan(noise.upper);
+    // Overconfident by a temperature of 3: far outside the noise.
+    const sharpened = probs.map((row) => {
+      const cubed = row.map((v) => v ** 3);
+      const total = cubed.reduce((a, b) => a + b, 0);
+      return cubed.map((v) => v / total);
+    });
+    expect(calibration(sharpened, labels).ece).toBeGreaterThan(2 * noise.upper);
+  });
+});
+
 describe('temperature scaling', () => {
   /** Labels drawn from softmax(z), then logits sharpened 3×: the fitted temperature should undo it. */
   function overconfident(count: number): { logits: number[][]; labels: number[] } {
@@ -142,6 +200,8 @@ describe('metric errors', () => {
     [() => confusionMatrix(PROBS, LABELS, 4), /confusionMatrix: probs must have numClasses \(4\) columns; got 3/],
     [() => accuracyCoverage(PROBS, LABELS, [0.1]), /accuracyCoverage: uncertainty must hold one finite number per example \(4\); got 1/],
     [() => calibration(PROBS, LABELS, { bins: 0 }), /calibration: options.bins must be an integer >= 1; got 0/],
+    [() => calibrationNoise(PROBS, { resamples: 0 }), /calibrationNoise: options.resamples must be an integer >= 1 and <= 1000000; got 0/],
+    [() => calibrationNoise(PROBS, { bins: 1e6 }), /calibrationNoise: options.bins must be at most 100000; got 1000000/],
     [() => fitTemperature([[1, NaN]], [0]), /fitTemperature: logits must be rows of 2 finite numbers; row 0 is \[1, NaN\]/],
   ])('%#: refuses mismatched or malformed input', (call, message) => {
     expect(call).toThrow(message);
