@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `ham10000` command line: train, evaluate, predict, report. Progress and messages go to stderr, results to stdout. */
+/** The `ham10000` command line: train, evaluate, compare, localize, predict, report. Progress and messages go to stderr, results to stdout. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -7,6 +7,7 @@ import cliProgress from 'cli-progress';
 import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
+import { compareEvaluationFiles } from './compare';
 import { evaluateRun, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
@@ -141,6 +142,25 @@ function buildProgram(io: CliIo): Command {
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
+    });
+
+  program
+    .command('compare')
+    .description('is model A better than B on the same images, or is it chance? Paired bootstrap intervals of the metric differences')
+    .requiredOption('--a <files...>', "evaluation JSON files of model A (one per seed), from 'evaluate'", (file: string, files: string[] = []) => [...files, existingPath('evaluation file')(file)])
+    .requiredOption('--b <files...>', 'evaluation JSON files of model B, in the same order', (file: string, files: string[] = []) => [...files, existingPath('evaluation file')(file)])
+    .option('--resamples <n>', 'bootstrap resamples', integer(1), 2000)
+    .option('--seed <n>', 'random seed', integer(-2147483648))
+    .option('--verbose', 'stack traces on errors')
+    .action((o) => {
+      const comparison = compareEvaluationFiles(o.a, o.b, { resamples: o.resamples, seed: o.seed });
+      const lines = (['accuracy', 'nll', 'brier', 'ece'] as const).map((name) => {
+        const { a, b, difference, interval } = comparison[name];
+        const f = (value: number) => value.toFixed(4);
+        return `  ${name.padEnd(8)} A ${f(a)}  B ${f(b)}  A − B ${f(difference)}  (${Math.round(comparison.level * 100)} % interval ${f(interval[0])} … ${f(interval[1])})\n`;
+      });
+      io.err(`ham10000: ${comparison.count} images, paired bootstrap (${comparison.resamples} resamples):\n${lines.join('')}`);
+      io.out(`${JSON.stringify(comparison)}\n`);
     });
 
   runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')

@@ -164,7 +164,17 @@ export interface Evaluation {
   confusionMatrix: number[][];
   reliability: CalibrationBin[];
   accuracyCoverage: { coverage: number[]; accuracy: number[] };
+  /** Per image: its id, true class and mean predicted probabilities, for paired comparisons (`compareEvaluations`) and your own analyses. */
+  predictions: ImagePredictionRecord[];
   problems: DataProblem[];
+}
+
+/** One image of an evaluation: what the model predicted for it. */
+export interface ImagePredictionRecord {
+  imageId: string;
+  label: number;
+  /** Mean class probabilities over the Monte Carlo samples (and views, with TTA). */
+  probs: number[];
 }
 
 /** Evaluates a run on its test split or on a whole folder: the metrics of issue 5, as plain JSON. */
@@ -246,6 +256,7 @@ export function metricsOf(
     confusionMatrix: matrix,
     reliability: reliability.bins,
     accuracyCoverage: { coverage: coverageCurve.coverage, accuracy: coverageCurve.accuracy },
+    predictions: predictions.records.map((record, i) => ({ imageId: record.imageId, label: labels[i], probs: probs[i] })),
   };
 }
 

@@ -55,7 +55,7 @@ function checkBins(who: string, bins: number | undefined): number {
 }
 
 /** The reliability diagram and its errors from each example's top-class confidence and whether that class was right. */
-function binnedCalibration(confidences: readonly number[], correct: readonly boolean[], binCount: number): Calibration {
+export function binnedCalibration(confidences: readonly number[], correct: readonly boolean[], binCount: number): Calibration {
   const sums = Array.from({ length: binCount }, () => ({ count: 0, confidence: 0, correct: 0 }));
   confidences.forEach((confidence, i) => {
     const bin = sums[Math.min(Math.max(Math.ceil(confidence * binCount) - 1, 0), binCount - 1)];

@@ -1,7 +1,7 @@
 /**
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
- * selective-prediction metrics, temperature scaling, conformal prediction sets, and test-time
+ * selective-prediction metrics, paired comparisons of two models, temperature scaling, conformal prediction sets, and test-time
  * augmentation views that the Monte Carlo samples can mix with the weight noise.
  */
 export { McPredictor, mcPredict } from './predictor';
@@ -16,5 +16,7 @@ export { accuracy, balancedAccuracy, negativeLogLikelihood, brierScore, confusio
 export type { RocAuc, AccuracyCoverage } from './metrics';
 export { calibration, calibrationNoise, fitTemperature, applyTemperature } from './calibration';
 export type { Calibration, CalibrationBin, CalibrationNoise, CalibrationNoiseOptions, TemperatureFit } from './calibration';
+export { comparePredictions } from './compare';
+export type { Comparison, CompareOptions, MetricDifference } from './compare';
 export { ConformalClassifier, setMetrics } from './conformal';
 export type { ConformalOptions, ConformalScore } from './conformal';

@@ -3,10 +3,17 @@ import { PROBABILITY_FLOOR, argmax, checkPredictions, mean } from './checks';
 
 /** Metrics on plain arrays: `probs` [N][C] class probabilities, `labels` [N] class indices. */
 
+/** The per-example terms whose means are accuracy, NLL and Brier score (comparePredictions resamples them). */
+export const exampleTerms = {
+  correct: (row: number[], label: number): number => (argmax(row) === label ? 1 : 0),
+  nll: (row: number[], label: number): number => -Math.log(Math.max(row[label], PROBABILITY_FLOOR)),
+  brier: (row: number[], label: number): number => row.reduce((sum, p, cls) => sum + (p - (cls === label ? 1 : 0)) ** 2, 0),
+};
+
 /** Fraction of examples whose most probable class is the label. */
 export function accuracy(probs: number[][], labels: number[]): number {
   checkPredictions('accuracy', probs, labels);
-  return mean(probs.map((row, i) => (argmax(row) === labels[i] ? 1 : 0)));
+  return mean(probs.map((row, i) => exampleTerms.correct(row, labels[i])));
 }
 
 /** Mean over the classes present in `labels` of their recall: accuracy that a majority class cannot inflate. */
@@ -23,13 +30,13 @@ export function balancedAccuracy(probs: number[][], labels: number[]): number {
 /** Mean −log p(label), in nats; probabilities are floored so a confident mistake costs ~87 nats, not Infinity. */
 export function negativeLogLikelihood(probs: number[][], labels: number[]): number {
   checkPredictions('negativeLogLikelihood', probs, labels);
-  return mean(probs.map((row, i) => -Math.log(Math.max(row[labels[i]], PROBABILITY_FLOOR))));
+  return mean(probs.map((row, i) => exampleTerms.nll(row, labels[i])));
 }
 
 /** Brier 1950: mean over examples of Σ_c (p_c − 1[c = label])², in [0, 2]. */
 export function brierScore(probs: number[][], labels: number[]): number {
   checkPredictions('brierScore', probs, labels);
-  return mean(probs.map((row, i) => row.reduce((sum, p, cls) => sum + (p - (cls === labels[i] ? 1 : 0)) ** 2, 0)));
+  return mean(probs.map((row, i) => exampleTerms.brier(row, labels[i])));
 }
 
 /** Counts [true class][predicted class]. */

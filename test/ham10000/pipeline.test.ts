@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/ham10000/cli';
 import { loadHam10000 } from '../../src/ham10000/dataset';
+import { compareEvaluationFiles } from '../../src/ham10000/compare';
 import { evaluateRun, loadRun } from '../../src/ham10000/evaluate';
 import { readMask } from '../../src/ham10000/images';
 import { centredBlob, localizeRun } from '../../src/ham10000/localize';
@@ -69,6 +70,41 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(augmented.count).toBe(plain.count);
     // The synthetic lesions are not symmetric and the network is not invariant: the 8 views predict differently.
     expect(augmented.nll).not.toBeCloseTo(plain.nll, 6);
+  });
+
+  it('compares two evaluations of the same images with paired bootstrap intervals, from the command line too', async () => {
+    const plain = await evaluateRun({ model: run, data, samples: 4, seed: 2 });
+    const augmented = await evaluateRun({ model: run, data, samples: 4, seed: 2, tta: true });
+    expect(plain.predictions.map((p) => p.imageId)).toEqual(readRunConfig(run).split.test);
+    const labelOf = new Map((await loadHam10000(data)).records.map((record) => [record.imageId, record.label]));
+    expect(plain.predictions.map((p) => p.label)).toEqual(plain.predictions.map((p) => labelOf.get(p.imageId)));
+    expect(plain.predictions.every((p) => Math.abs(p.probs.reduce((a, b) => a + b, 0) - 1) < 1e-5)).toBe(true);
+    const files = { plain: path.join(dir, 'plain.json'), tta: path.join(dir, 'tta.json'), old: path.join(dir, 'old.json'), other: path.join(dir, 'other.json') };
+    fs.writeFileSync(files.plain, JSON.stringify(plain));
+    fs.writeFileSync(files.tta, JSON.stringify(augmented));
+    const comparison = compareEvaluationFiles([files.tta], [files.plain], { resamples: 100 });
+    expect(comparison.count).toBe(plain.count);
+    expect(comparison.ece).toMatchObject({ a: augmented.ece, b: plain.ece });
+    expect(comparison.nll.difference).toBeCloseTo(augmented.nll - plain.nll, 12);
+    // Two pairs pool their images: the same pair twice doubles the count and keeps the point estimates.
+    const pooled = compareEvaluationFiles([files.tta, files.tta], [files.plain, files.plain], { resamples: 100 });
+    expect(pooled.count).toBe(2 * plain.count);
+    expect(pooled.nll.difference).toBeCloseTo(comparison.nll.difference, 12);
+
+    const printed = await cli('compare', '--a', files.tta, '--b', files.plain, '--resamples', '100');
+    expect(printed.code).toBe(0);
+    expect(JSON.parse(printed.out)).toMatchObject({ count: plain.count, resamples: 100, a: [files.tta], b: [files.plain] });
+    expect(printed.err).toMatch(/ece\s+A \d\.\d{4}\s+B \d\.\d{4}\s+A − B -?\d\.\d{4}\s+\(95 % interval -?\d\.\d{4} … -?\d\.\d{4}\)/);
+
+    const { predictions, ...withoutPredictions } = plain;
+    fs.writeFileSync(files.old, JSON.stringify(withoutPredictions));
+    fs.writeFileSync(files.other, JSON.stringify({ ...plain, predictions: predictions.slice(1) }));
+    const old = await cli('compare', '--a', files.tta, '--b', files.old);
+    expect(old.err).toMatch(/evaluation file '.*old\.json' must hold per-image predictions; it has none \(written by an older version, or not an evaluation\)\. Run 'ham10000 evaluate' again\./);
+    expect(() => compareEvaluationFiles([files.tta], [files.other])).toThrow(
+      new RegExp(`other\\.json must hold every image of .*tta\\.json; image ${predictions[0].imageId} is missing\\. Compare evaluations of the same split and dataset\\.`),
+    );
+    expect(() => compareEvaluationFiles([files.tta], [])).toThrow(/a and b must list as many evaluation files, at least one; got 1 and 0/);
   });
 
   it("loads the best model or the last checkpoint's, and says when a run has neither", async () => {
