@@ -40,7 +40,7 @@ export interface ClassifierOptions {
   /** Units of an optional ReLU dense layer before the Bayesian output. Default 0 (none). */
   denseUnits?: number;
   /**
-   * Make that dense layer a DenseFlipout too (head 'flipout' only): a posterior over the 128×units
+   * Make that dense layer a DenseFlipout too (head 'flipout' only): a posterior over the features×units
    * hidden weights as well as the units×classes output ones, so the Monte Carlo average also
    * spreads over features the data pins down less well. Default false.
    */
