@@ -164,7 +164,7 @@ export interface Evaluation {
   confusionMatrix: number[][];
   reliability: CalibrationBin[];
   accuracyCoverage: { coverage: number[]; accuracy: number[] };
-  /** Per image: its id, true class and mean predicted probabilities, for paired comparisons (`compareEvaluations`) and your own analyses. */
+  /** Per image: its id, true class and mean predicted probabilities, for paired comparisons (`compareEvaluationFiles`) and your own analyses. */
   predictions: ImagePredictionRecord[];
   problems: DataProblem[];
 }

@@ -27,7 +27,8 @@ export interface Calibration {
   bins: CalibrationBin[];
 }
 
-const DEFAULT_BINS = 15;
+/** Guo et al. 2017's choice; `comparePredictions` uses it too, so the ECE compared is the one reported. */
+export const DEFAULT_BINS = 15;
 /** Far more bins than any reliability diagram needs, and an array that always fits in memory. */
 const MAX_BINS = 100_000;
 
@@ -97,7 +98,8 @@ export interface CalibrationNoise {
   resamples: number;
 }
 
-const MAX_RESAMPLES = 1_000_000;
+/** Far more resamples than any interval needs, and a bound on the time a typo can cost. */
+export const MAX_RESAMPLES = 1_000_000;
 const NOISE_QUANTILE = 0.95;
 
 /**

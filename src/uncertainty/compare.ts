@@ -1,6 +1,6 @@
 import { checkNumber, ShapeError } from '../errors';
 import { Rng } from '../random';
-import { binnedCalibration, calibration } from './calibration';
+import { binnedCalibration, calibration, DEFAULT_BINS, MAX_RESAMPLES } from './calibration';
 import { checkPredictions } from './checks';
 import { accuracy, brierScore, exampleTerms, negativeLogLikelihood } from './metrics';
 
@@ -35,9 +35,6 @@ export interface Comparison {
   ece: MetricDifference;
 }
 
-const MAX_RESAMPLES = 1_000_000;
-/** `calibration`'s default, so the ECE compared is the one reported. */
-const ECE_BINS = 15;
 
 /**
  * Two models' predictions of the same examples compared metric by metric, with a paired
@@ -76,7 +73,7 @@ export function comparePredictions(probsA: number[][], probsB: number[][], label
   for (let r = 0; r < resamples; r++) {
     for (let i = 0; i < n; i++) draw[i] = Math.floor(rng.next() * n);
     const meanOf = (values: number[]) => draw.reduce((sum, i) => sum + values[i], 0) / n;
-    const eceOf = (t: typeof termsA) => binnedCalibration(Array.from(draw, (i) => t.confidence[i]), Array.from(draw, (i) => t.correct[i] === 1), ECE_BINS).ece;
+    const eceOf = (t: typeof termsA) => binnedCalibration(Array.from(draw, (i) => t.confidence[i]), Array.from(draw, (i) => t.correct[i] === 1), DEFAULT_BINS).ece;
     resampled.accuracy.push(meanOf(termsA.correct) - meanOf(termsB.correct));
     resampled.nll.push(meanOf(termsA.nll) - meanOf(termsB.nll));
     resampled.brier.push(meanOf(termsA.brier) - meanOf(termsB.brier));
@@ -88,7 +85,7 @@ export function comparePredictions(probsA: number[][], probsB: number[][], label
     const at = (q: number) => sorted[Math.round(q * (resamples - 1))];
     return { a, b, difference: a - b, interval: [at(tail), at(1 - tail)] };
   };
-  const ece = (probs: number[][]) => calibration(probs, labels, { bins: ECE_BINS }).ece;
+  const ece = (probs: number[][]) => calibration(probs, labels, { bins: DEFAULT_BINS }).ece;
   return {
     count: n,
     resamples,
