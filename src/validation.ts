@@ -81,7 +81,8 @@ export function checkBoolean(who: string, argument: string, value: unknown): boo
 
 /**
  * Throws unless `options` is undefined or a plain object whose keys are all in `known`: a
- * misspelt option (`sample` for `samples`) is refused, naming the known ones, not silently ignored.
+ * misspelt option (`sample` for `samples`) is refused, naming the nearest known one, not
+ * silently ignored. Every public function with an options object calls it first.
  */
 export function checkOptions<T extends object>(who: string, options: T | undefined, known: readonly string[]): T {
   if (options === undefined) return {} as T;
@@ -91,9 +92,35 @@ export function checkOptions<T extends object>(who: string, options: T | undefin
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
   if (unknown.length > 0) {
     const list = (keys: readonly string[]) => keys.map((key) => `'${key}'`).join(', ');
-    throw new ArgumentError(`${who}: options has unknown ${list(unknown)}; the known options are ${list(known)}. Check the spelling.`);
+    const guesses = unknown.map((key) => `'${key}' → '${nearest(key, known)}'`).join(', ');
+    throw new ArgumentError(
+      `${who}: options has unknown ${list(unknown)}; did you mean ${guesses}? The known options are ${list(known)}.`,
+    );
   }
   return options;
+}
+
+/** The entry of `candidates` closest to `word` (case-insensitive Levenshtein distance; first on ties). */
+export function nearest(word: string, candidates: readonly string[]): string {
+  let best = candidates[0] ?? '';
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 /** Throws unless `value` looks like a tfjs-layers model (has `layers`, `predict` and `inputs`). */

@@ -307,7 +307,7 @@ describe('toBayesian', () => {
     [{ priorFromWeights: 1 }, /^toBayesian: options\.priorFromWeights must be true or false; got 1\.$/],
     [{ seed: 0.5 }, /^toBayesian: options\.seed must be an integer; got 0\.5\.$/],
     [{ dropout: 'gaussian' }, /^toBayesian: options\.dropout must be one of 'keep', 'mc'; got 'gaussian'\.$/],
-    [{ dleta: 0.1 }, /^toBayesian: options has unknown 'dleta'; the known options are .*Check the spelling\.$/],
+    [{ dleta: 0.1 }, /^toBayesian: options has unknown 'dleta'; did you mean 'dleta' → 'delta'\? The known options are .*\.$/],
   ])('refuses %j with an error naming the option', (options, message) => {
     expect(() => toBayesian(mlp(), options as never)).toThrow(message);
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError, DataError, ShapeError } from '../../src';
-import { assertFinite, checkBoolean, checkIndex, checkModel, checkOptions, checkTensor } from '../../src/validation';
+import { assertFinite, checkBoolean, checkIndex, checkModel, checkOptions, checkTensor, nearest } from '../../src/validation';
 import { expectNoLeaks } from '../helpers';
 
 describe('checkTensor', () => {
@@ -80,11 +80,17 @@ describe('checkIndex, checkBoolean, checkOptions, checkModel', () => {
     expect(() => checkBoolean('f', 'useBias', 'false')).toThrow(/f: useBias must be true or false; got 'false'/);
   });
 
-  it('checkOptions refuses a misspelt option, listing the known ones', () => {
+  it('nearest picks the closest known name by edit distance, case-insensitively', () => {
+    expect(nearest('sample', ['seed', 'samples', 'views'])).toBe('samples');
+    expect(nearest('Seeds', ['samples', 'seed'])).toBe('seed');
+    expect(nearest('clasIdx', ['layerName', 'classIdx'])).toBe('classIdx');
+  });
+
+  it('checkOptions refuses a misspelt option, naming the nearest and listing the known ones', () => {
     expect(checkOptions('mcPredict', undefined, ['samples'])).toEqual({});
     expect(checkOptions('mcPredict', { samples: 3 }, ['samples', 'seed'])).toEqual({ samples: 3 });
     expect(() => checkOptions('mcPredict', { sample: 3 }, ['samples', 'seed'])).toThrow(
-      "mcPredict: options has unknown 'sample'; the known options are 'samples', 'seed'. Check the spelling.",
+      "mcPredict: options has unknown 'sample'; did you mean 'sample' → 'samples'? The known options are 'samples', 'seed'.",
     );
     expect(() => checkOptions('mcPredict', 5 as unknown as object, ['samples'])).toThrow(/options must be an object; got 5/);
   });
