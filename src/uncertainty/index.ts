@@ -2,7 +2,8 @@
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
  * selective-prediction metrics, paired comparisons of two models, temperature scaling, conformal prediction sets, and test-time
- * augmentation views that the Monte Carlo samples can mix with the weight noise.
+ * augmentation views that the Monte Carlo samples can mix with the weight noise, and decision
+ * rules on top of the predictive distribution (cost matrices, prior shift, fitted class weights).
  */
 export { McPredictor, mcPredict } from './predictor';
 export type { McPredictOptions } from './predictor';
@@ -20,3 +21,5 @@ export { comparePredictions } from './compare';
 export type { Comparison, CompareOptions, MetricDifference } from './compare';
 export { ConformalClassifier, setMetrics } from './conformal';
 export type { ConformalOptions, ConformalScore } from './conformal';
+export { minimumExpectedCost, weightedDecisions, priorShiftWeights, fitClassWeights, decisionMetrics } from './decision';
+export type { FitClassWeightsOptions, ClassWeightsFit, DecisionMetrics } from './decision';
