@@ -3,11 +3,15 @@ import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { checkBoolean } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
+import { resnetSmall } from './resnet_small';
 import { compactCnn, vgg16, type Backbone } from './vgg16';
 
-/** The convolutional bases `buildClassifier` knows: the article's VGG16, or a compact CNN trained from scratch. */
-export const ARCHITECTURES = ['vgg16', 'compact'] as const;
-/** A convolutional base: 'vgg16' (pretrained weights when given) or 'compact' (small, for CPU training). */
+/**
+ * The convolutional bases `buildClassifier` knows: the article's VGG16, or, trained from scratch,
+ * a compact CNN or a small residual network with batch norm.
+ */
+export const ARCHITECTURES = ['vgg16', 'compact', 'resnet-small'] as const;
+/** A convolutional base: 'vgg16' (pretrained weights when given), 'compact' or 'resnet-small' (small, for CPU training). */
 export type Architecture = (typeof ARCHITECTURES)[number];
 /** How the last feature map becomes a vector: 'flatten' (the article's VGG16 head) or global average pooling. */
 export const POOLINGS = ['flatten', 'avg'] as const;
@@ -53,7 +57,7 @@ export interface ClassifierOptions {
 
 /** What `buildClassifier` returns: the model and what training and Grad-CAM need to know about it. */
 export interface Classifier {
-  /** Image (VGG-preprocessed) → class probabilities; a chain of layers, none nested. */
+  /** Image (VGG-preprocessed) → class probabilities; no nested models (a chain, except for resnet-small's residual adds). */
   model: tfl.LayersModel;
   /** The first `frozenLayerCount` layers after the input never train: their output is cached. */
   frozenLayerCount: number;
@@ -89,7 +93,7 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   }
   const inputShape: [number, number, number] = [imageSize, imageSize, 3];
   const backbone: Backbone =
-    arch === 'vgg16' ? await vgg16({ inputShape, weights: options.weights, seed }) : compactCnn({ inputShape, seed });
+    arch === 'vgg16' ? await vgg16({ inputShape, weights: options.weights, seed }) : arch === 'compact' ? compactCnn({ inputShape, seed }) : resnetSmall({ inputShape, seed });
   const baseLayers = backbone.model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const trainable = checkNumber(who, 'trainableLayers', options.trainableLayers ?? (arch === 'vgg16' ? DEFAULT_TRAINABLE_LAYERS : baseLayers.length), {
     min: 0,
@@ -131,11 +135,16 @@ export interface SplitClassifier {
 /**
  * Cuts a chain model after its first `frozenLayerCount` layers (not counting the input), so the
  * frozen part runs once per image and training touches only the rest. The halves share weights
- * with `model`: training `trainable` trains `model`.
+ * with `model`: training `trainable` trains `model`. With nothing frozen, `trainable` is `model`
+ * itself, which then need not be a chain (a residual network).
  */
 export function splitClassifier(model: tfl.LayersModel, frozenLayerCount: number): SplitClassifier {
   const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   checkNumber('splitClassifier', 'frozenLayerCount', frozenLayerCount, { min: 0, max: layers.length - 1, integer: true });
+  if (frozenLayerCount === 0) return { frozen: null, trainable: model };
+  if (layers.some((layer) => layer.inboundNodes.some((node) => node.inboundLayers.length > 1))) {
+    invalidArgument('splitClassifier', 'frozenLayerCount', '0 for a model that is not a chain of layers (it has merges)', frozenLayerCount, 'Train every layer (drop --trainable-layers).');
+  }
   const cut = frozenLayerCount === 0 ? model.inputs[0] : (layers[frozenLayerCount - 1].output as tfl.SymbolicTensor);
   const frozen = frozenLayerCount === 0 ? null : tfl.model({ inputs: model.inputs, outputs: cut, name: 'frozen' });
   const input = tfl.input({ shape: cut.shape.slice(1) as number[], name: 'features' });

@@ -143,8 +143,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     caches?.train.dispose();
     caches?.validation?.dispose();
     optimizer.dispose();
-    // A layer counts the times it was applied: the trainable half's layers were applied twice.
-    trainable.dispose();
+    // A layer counts the times it was applied: the trainable half's layers were applied twice (unless it is the model itself).
+    if (trainable !== classifier.model) trainable.dispose();
     classifier.model.dispose();
   }
 }

@@ -10,8 +10,8 @@ import { readModelArtifacts } from '../node/model_io';
  * print (the library itself prints nothing).
  */
 export interface Backbone {
-  /** Input → last feature map, as a Sequential model with the Keras layer names. */
-  model: tfl.Sequential;
+  /** Input → last feature map (a Sequential for VGG16 and the compact CNN, with the Keras layer names; a functional model for the residual one). */
+  model: tfl.LayersModel;
   /** The last convolution: where Grad-CAM looks. */
   camLayer: string;
   pretrained: boolean;
@@ -102,7 +102,7 @@ export function compactCnn(options: CompactCnnOptions): Backbone {
 }
 
 /** Roughly the largest magnitude of a VGG-preprocessed pixel (255 minus the smallest channel mean). */
-const VGG_INPUT_SCALE = 128;
+export const VGG_INPUT_SCALE = 128;
 
 /**
  * A Keras-style 3×3 same-padded ReLU convolution, initialised from `seeds` by `initializer`, or
