@@ -8,7 +8,7 @@ import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { compareEvaluationFiles } from './compare';
-import { evaluateRun, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
+import { DEFAULT_MIN_RECALL, evaluateRun, EVALUATION_SPLITS, RUN_MODELS, type MinRecall } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
 import { predictImage } from './predict';
@@ -44,6 +44,15 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0.');
   return n;
+}
+
+/** `--min-recall mel=0.75` → { class: 'mel', recall: 0.75 }; `none` → null. */
+function minRecallOption(value: string): MinRecall | null {
+  if (value === 'none') return null;
+  const match = /^([A-Za-z_]+)=([0-9.]+)$/.exec(value);
+  const recall = match ? Number(match[2]) : NaN;
+  if (!match || !(recall >= 0 && recall <= 1)) throw new InvalidArgumentError("must be CLASS=RECALL with RECALL in [0, 1] (e.g. mel=0.75), or 'none'.");
+  return { class: match[1], recall };
 }
 
 function existingPath(what: string) {
@@ -135,12 +144,18 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
+    .option('--min-recall <class=recall>', "recall floor of the fitted decision rule, met on the validation split ('none': balanced accuracy alone)", minRecallOption, DEFAULT_MIN_RECALL)
     .action(async (o) => {
       await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, minRecall: o.minRecall });
       const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
+      const mel = evaluation.classes.indexOf('mel');
+      for (const point of evaluation.operatingPoints) {
+        const melRecall = mel >= 0 && point.recall[mel] !== null ? `, melanoma recall ${point.recall[mel]!.toFixed(3)}` : '';
+        io.err(`  decision ${point.rule.padEnd(11)} accuracy ${point.accuracy.toFixed(3)}, balanced accuracy ${point.balancedAccuracy.toFixed(3)}${melRecall}\n`);
+      }
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
 
