@@ -92,7 +92,8 @@ function moments(mean: tf.Tensor3D, std: tf.Tensor3D, sampleSeeds: number[] | nu
 }
 
 /** The argmax class of the posterior-mean network, per image. */
-function meanNetworkClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+/** The class the posterior-mean network predicts for each image (what 'predicted' means for a Bayesian map). */
+export function meanNetworkClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
   return withSampling(model, { mode: 'mean' }, () => {
     const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
     const list = Array.from(classes.dataSync());

@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkOneOf, DataError } from '../errors';
-import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { bayesianCam, CAM_METHODS, localization, type BayesianCam, type BayesianCamOptions, type CamMethod } from '../explain';
+import { meanNetworkClasses } from '../explain/bayesian';
+import { dihedralTransform } from '../uncertainty/views';
+import { checkBoolean } from '../validation';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { EVALUATION_SPLITS, loadRun } from './evaluate';
 import { loadImages, readMask } from './images';
@@ -23,6 +27,12 @@ export interface LocalizeOptions {
   layer?: string;
   /** Pointing game: a peak within this many pixels of the mask is a hit. Default 0. */
   tolerance?: number;
+  /**
+   * Average each map over the 8 flips and quarter turns of the image, each view's map turned back
+   * before averaging (as pytorch-grad-cam's aug_smooth averages over its augmentations). Costs 8
+   * times the passes. Default false.
+   */
+  augSmooth?: boolean;
   /** Default 0. */
   seed?: number;
   /** Images explained at once. Default 16. */
@@ -45,6 +55,8 @@ export interface LocalizationReport {
   camSamples: number;
   method: CamMethod;
   layer: string;
+  /** Whether the maps were averaged over the 8 dihedral views (see LocalizeOptions.augSmooth). */
+  augSmooth: boolean;
   /** The posterior-mean Bayesian CAM map of the predicted class. */
   cam: MapScore;
   /**
@@ -71,6 +83,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
   const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
+  const augSmooth = checkBoolean(who, 'augSmooth', options.augSmooth ?? false);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
@@ -96,7 +109,8 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
           const input = vggPreprocess(loaded.images);
-          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, seed: (options.seed ?? 0) + start });
+          const camOptions = { samples: camSamples, method, seed: (options.seed ?? 0) + start };
+          const cam = augSmooth ? dihedralCam(run.model, layer, 'predicted', input, camOptions) : bayesianCam(run.model, layer, 'predicted', input, camOptions);
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });
           const ofCentre = localization(blobs, masks, { tolerance });
@@ -129,6 +143,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
       camSamples,
       method,
       layer,
+      augSmooth,
       cam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
       centre: { energyInside: mean(sums.centreEnergy), pointingHitRate: mean(sums.centreHits) },
       maskArea: mean(sums.area),
@@ -138,6 +153,34 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   } finally {
     run.dispose();
   }
+}
+
+/** The 8 symmetries of the square as (mirror, quarter turns), the identity first, as `dihedralViews` orders them. */
+const DIHEDRAL = [0, 1, 2, 3].flatMap((turns) => [false, true].map((mirror) => ({ mirror, turns })));
+
+/**
+ * The Bayesian CAM of `classIdx` ('predicted': the posterior-mean network's class) for each image, averaged over the 8 flips
+ * and quarter turns of the image: each view's maps are turned back onto the image first (a mirror
+ * then t quarter turns is undone by itself when mirrored, by 4 − t turns otherwise). What survives
+ * is what every orientation agrees on; a single view's grid artefacts average out (the idea of
+ * pytorch-grad-cam's aug_smooth). The standard deviation is the mean over views of each view's.
+ */
+export function dihedralCam(model: tfl.LayersModel, layerName: string, classIdx: number[] | 'predicted', images: tf.Tensor4D, options: BayesianCamOptions): BayesianCam {
+  const classes = classIdx === 'predicted' ? meanNetworkClasses(model, images) : classIdx;
+  const back = (maps: tf.Tensor3D, mirror: boolean, turns: number) =>
+    tf.squeeze(dihedralTransform(tf.expandDims(maps, -1) as tf.Tensor4D, mirror, mirror ? turns : (4 - turns) % 4), [-1]);
+  let sums: tf.Tensor3D[] | null = null;
+  for (const { mirror, turns } of DIHEDRAL) {
+    const view = dihedralTransform(images, mirror, turns);
+    const cam = bayesianCam(model, layerName, classes, view, options);
+    const next = tf.tidy(() => [cam.mean, cam.std].map((maps, i) => tf.add(back(maps, mirror, turns), sums ? sums[i] : 0) as tf.Tensor3D));
+    tf.dispose([view, ...(sums ?? [])]);
+    cam.dispose();
+    sums = next;
+  }
+  const [mean, std] = sums!.map((total) => tf.div(total, DIHEDRAL.length) as tf.Tensor3D);
+  tf.dispose(sums!);
+  return { mean, std, sampleSeeds: null, dispose: () => tf.dispose([mean, std]) };
 }
 
 /** The masks of `records` at `size`, decoded at once (sharp works on its own threads); an unreadable mask is reported and its image skipped. */
