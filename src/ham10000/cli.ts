@@ -140,6 +140,12 @@ function buildProgram(io: CliIo): Command {
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
       const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
+      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+        const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
+        const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
+        writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));
+      }
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
