@@ -40,7 +40,9 @@ export interface FitReferralOptions {
   mutualInformationQuantile?: number;
 }
 
+/** Default accuracy a "confident" verdict must reach on the validation images it keeps. */
 export const DEFAULT_TARGET_ACCURACY = 0.9;
+/** Default quantile of the validation images' mutual information above which an image is referred. */
 export const DEFAULT_MUTUAL_INFORMATION_QUANTILE = 0.95;
 const OPTION_NAMES = ['targetAccuracy', 'mutualInformationQuantile'] as const;
 
