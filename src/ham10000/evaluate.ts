@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, DataError } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf } from '../validation';
 import { loadModel } from '../node/model_io';
 import {
   dihedralViews,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, DataError } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf } from '../validation';
 import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { EVALUATION_SPLITS, loadRun } from './evaluate';

@@ -1,6 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
 import { compactCnn, vgg16, type Backbone } from './vgg16';

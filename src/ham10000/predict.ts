@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { checkNumber } from '../errors';
+import { checkNumber } from '../validation';
 import { bayesianCam, overlay } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';

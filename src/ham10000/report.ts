@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber } from '../errors';
+import { checkNumber } from '../validation';
 import { localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
