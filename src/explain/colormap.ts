@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ArgumentError, checkOneOf, describe } from '../errors';
+import { ArgumentError } from '../errors';
+import { checkOneOf, describe, isTensor } from '../validation';
 
 /** The colour maps `colormap` and `overlay` know. */
 export type ColormapName = 'jet' | 'viridis' | 'turbo';
@@ -86,7 +87,7 @@ const TABLES: Record<ColormapName, () => Rgb[]> = { jet: jetTable, viridis: () =
  */
 export function colormap(values: tf.Tensor, name: ColormapName = 'jet'): tf.Tensor {
   const who = 'colormap';
-  if (!(values instanceof tf.Tensor)) {
+  if (!isTensor(values)) {
     throw new ArgumentError(`${who}: values must be a tf.Tensor of numbers in [0, 1]; got ${describe(values)}.`);
   }
   const table = TABLES[checkOneOf(who, 'name', name, COLORMAPS)]();

@@ -3,8 +3,6 @@ export { cam, gradCam } from './cam';
 export type { CamOptions } from './cam';
 export { CAM_METHODS } from './method';
 export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, MapRule } from './method';
-export type { ClassTarget } from './model_checks';
-export type { ScoreKind } from './score';
 export { bayesianCam } from './bayesian';
 export type { BayesianCam, BayesianCamOptions } from './bayesian';
 export { findLayer, camCandidates } from './find_layer';

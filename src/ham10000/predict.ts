@@ -2,20 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { checkNumber } from '../errors';
+import { DEFAULT_SAMPLES } from '../conventions';
+import { checkNumber } from '../validation';
 import { bayesianCam, overlay, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { colourScaleSvg, densityPlotSvg } from './charts';
-import { loadRun, type LoadedRun } from './evaluate';
+import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
 import { readImage } from './images';
 import { vggPreprocess } from './preprocess';
 
 /** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
-  /** Monte Carlo samples of the class probabilities. Default 100. */
+  /** Monte Carlo samples of the class probabilities. Default `DEFAULT_SAMPLES` (100). */
   samples?: number;
-  /** Networks drawn for the Bayesian Grad-CAM. Default 16. */
+  /** Networks drawn for the Bayesian Grad-CAM. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** Default 0. */
   seed?: number;
@@ -64,8 +65,8 @@ export interface ImageExplanation {
  * image size): what `predict` writes to files and `report` inlines.
  */
 export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: ExplainImageOptions = {}): Promise<ImageExplanation> {
-  const samples = checkNumber('explainImage', 'samples', options.samples ?? 100, { min: 2, integer: true });
-  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? 16, { min: 2, integer: true });
+  const samples = checkNumber('explainImage', 'samples', options.samples ?? DEFAULT_SAMPLES, { min: 2, integer: true });
+  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
   const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));

@@ -1,15 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber } from '../errors';
+import { checkNumber } from '../validation';
 import { classColour, localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
-import { evaluateRun, loadRun, type Evaluation, type EvaluateOptions } from './evaluate';
+import { evaluateRun, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
-import { recordsOfSplit } from './train';
+import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, loadRun } from './run';
 
 /** Options of `writeReport`: those of the evaluation, plus the output file and the number of examples. */
 export interface ReportOptions extends EvaluateOptions {
@@ -40,13 +40,13 @@ export async function writeReport(options: ReportOptions): Promise<{ file: strin
   const examples: Example[] = [];
   try {
     const dataset = await loadHam10000(options.data);
-    const pool = evaluation.split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
+    const pool = evaluationRecords(dataset.records, run.config, evaluation.split);
     for (const record of pickExamples(pool, count)) {
       const size = run.config.imageSize;
       const rgb = await readImage(record.imagePath, { height: size, width: size });
       const display = await readImage(record.imagePath, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
       try {
-        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed, tta: options.tta, display });
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? EVALUATION_SAMPLES, camSamples: CAM_SAMPLES, seed: options.seed, tta: options.tta, display });
         examples.push({ record, explanation, imagePng: await encodePng(display), onLesion: await lesionShare(record, explanation.camMean, size) });
       } finally {
         tf.dispose([rgb, display]);

@@ -1,4 +1,5 @@
-import { ArgumentError, checkNumber, invalidArgument } from '../errors';
+import { ArgumentError } from '../errors';
+import { checkNumber, checkOptions, invalidArgument, optionKeys } from '../validation';
 
 /** The rules of thumb `kernelDensity` can pick its bandwidth by (formulas on `kernelDensity`). */
 export type BandwidthRule = 'silverman' | 'scott' | 'oversmoothed';
@@ -26,6 +27,7 @@ export interface KernelDensity {
 }
 
 const DEFAULT_POINTS = 128;
+const DENSITY_OPTIONS = optionKeys<KernelDensityOptions>({ points: true, bandwidth: true, range: true });
 /** Far more points than any plot needs, and arrays that always fit in memory. */
 const MAX_POINTS = 1_000_000;
 /** Kernel widths either side of the data covered by the default range: 99.7 % of each kernel's mass. */
@@ -50,8 +52,9 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  *   wiggles that are sampling noise, not modes.
  * The density integrates to 1 over the real line; a finite `range` cuts off the kernels' tails.
  */
-export function kernelDensity(values: number[], options: KernelDensityOptions = {}): KernelDensity {
+export function kernelDensity(values: number[], given: KernelDensityOptions = {}): KernelDensity {
   const who = 'kernelDensity';
+  const options = checkOptions(who, given, DENSITY_OPTIONS);
   if (!Array.isArray(values) || values.length === 0 || !values.every(Number.isFinite)) {
     invalidArgument(who, 'values', 'a non-empty array of finite numbers', values);
   }

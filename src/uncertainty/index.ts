@@ -15,7 +15,7 @@ export type { KernelDensity, KernelDensityOptions, BandwidthRule } from './densi
 export { accuracy, balancedAccuracy, negativeLogLikelihood, brierScore, confusionMatrix, rocAuc, accuracyCoverage } from './metrics';
 export type { RocAuc, AccuracyCoverage } from './metrics';
 export { calibration, calibrationNoise, fitTemperature, applyTemperature } from './calibration';
-export type { Calibration, CalibrationBin, CalibrationNoise, CalibrationNoiseOptions, TemperatureFit } from './calibration';
+export type { Calibration, CalibrationBin, CalibrationOptions, CalibrationNoise, CalibrationNoiseOptions, TemperatureFit } from './calibration';
 export { comparePredictions } from './compare';
 export type { Comparison, CompareOptions, MetricDifference } from './compare';
 export { ConformalClassifier, setMetrics } from './conformal';

@@ -1,5 +1,4 @@
-import { checkNumber, invalidArgument } from '../errors';
-import { checkOptions } from '../validation';
+import { checkNumber, checkOptions, invalidArgument } from '../validation';
 import { argmax, checkPredictions } from './checks';
 import { quantileOfSorted } from './density';
 
