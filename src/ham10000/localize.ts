@@ -1,15 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, DataError } from '../errors';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { DataError } from '../errors';
+import { checkBoolean, checkNumber, checkOneOf } from '../validation';
 import { bayesianCam, CAM_METHODS, localization, type BayesianCam, type BayesianCamOptions, type CamMethod } from '../explain';
-import { meanNetworkClasses } from '../explain/bayesian';
+import { classesOf } from '../explain/model_checks';
 import { dihedralTransform } from '../uncertainty/views';
-import { checkBoolean } from '../validation';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
-import { EVALUATION_SPLITS, loadRun } from './evaluate';
 import { loadImages, readMask } from './images';
 import { vggPreprocess } from './preprocess';
-import { recordsOfSplit } from './train';
+import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, type EvaluationSplit } from './run';
 
 /** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
 export interface LocalizeOptions {
@@ -18,8 +17,8 @@ export interface LocalizeOptions {
   /** Dataset folder (HAM10000 layout) with lesion masks. */
   data: string;
   /** 'test' (default): the run's test split; 'all': every image of `data`. */
-  split?: (typeof EVALUATION_SPLITS)[number];
-  /** Networks drawn per Bayesian Grad-CAM map. Default 8. */
+  split?: EvaluationSplit;
+  /** Networks drawn per Bayesian Grad-CAM map. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** The CAM method. Default 'gradcam'. */
   method?: CamMethod;
@@ -49,7 +48,7 @@ export interface MapScore {
 
 /** What `localizeRun` returns: how well the Grad-CAM maps fall on the lesion, beside what maps that ignore the image score. */
 export interface LocalizationReport {
-  split: 'test' | 'all';
+  split: EvaluationSplit;
   /** Images with a mask that were explained. */
   images: number;
   camSamples: number;
@@ -79,7 +78,7 @@ export interface LocalizationReport {
 export async function localizeRun(options: LocalizeOptions): Promise<LocalizationReport> {
   const who = 'localizeRun';
   const split = checkOneOf(who, 'split', options.split ?? 'test', EVALUATION_SPLITS);
-  const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? 8, { min: 2, integer: true });
+  const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
   const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
@@ -87,8 +86,7 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
-    const pool = split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
-    const records = pool.filter((record) => record.maskPath !== null);
+    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null);
     if (records.length === 0) {
       throw new DataError(
         `${who}: data '${options.data}' must hold lesion masks (${MASK_FOLDER}/) for the ${split} images; found none. Add the masks folder.`,
@@ -166,7 +164,7 @@ const DIHEDRAL = [0, 1, 2, 3].flatMap((turns) => [false, true].map((mirror) => (
  * pytorch-grad-cam's aug_smooth). The standard deviation is the mean over views of each view's.
  */
 export function dihedralCam(model: tfl.LayersModel, layerName: string, classIdx: number[] | 'predicted', images: tf.Tensor4D, options: BayesianCamOptions): BayesianCam {
-  const classes = classIdx === 'predicted' ? meanNetworkClasses(model, images) : classIdx;
+  const classes = classesOf(classIdx, model, images);
   const back = (maps: tf.Tensor3D, mirror: boolean, turns: number) =>
     tf.squeeze(dihedralTransform(tf.expandDims(maps, -1) as tf.Tensor4D, mirror, mirror ? turns : (4 - turns) % 4), [-1]);
   let sums: tf.Tensor3D[] | null = null;

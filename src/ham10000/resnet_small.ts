@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { VGG_INPUT_SCALE, type Backbone } from './vgg16';
 

@@ -1,5 +1,5 @@
-import { checkNumber, invalidArgument, ShapeError } from '../errors';
-import { checkOptions } from '../validation';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOptions, invalidArgument } from '../validation';
 import { argmax, checkLabels, checkPredictions, checkScores, mean } from './checks';
 
 /**
