@@ -15,18 +15,10 @@
 # OUT/r64-s<SEED>-<HEAD>.log; prints the operating points and localization lines at the end;
 # skips when DATA is absent.
 set -euo pipefail
-seed="${1:-42}"
-data="${2:-../shared/ham10000}"
-out="${3:-runs/real}"
+source "$(dirname "$0")/common.sh"
 head="${HEAD:-flipout}"
 epochs="${EPOCHS:-10}"
-cd "$(dirname "$0")/../.."
-if [ ! -f "$data/HAM10000_metadata.csv" ]; then
-  echo "resnet_small.sh: no HAM10000 dataset at '$data' (HAM10000_metadata.csv missing); nothing to do." >&2
-  exit 0
-fi
 export TFJS_TRUST_BACKEND="${TFJS_TRUST_BACKEND:-tensorflow}"
-cli=(npx tsx src/ham10000/cli.ts)
 run="$out/r64-s$seed-$head"
 mkdir -p "$out"
 resume=()
