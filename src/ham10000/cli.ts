@@ -191,10 +191,11 @@ function buildProgram(io: CliIo): Command {
     .option('--layer <name>', "layer explained (default: the run's last convolution)")
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
     .option('--aug-smooth', 'average each map over the 8 flips and quarter turns of the image (8 times the passes)')
+    .option('--limit <n>', 'only the first n images with a mask (quicker)', integer(1))
     .action(async (o) => {
       await useBackend(o.backend);
-      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, augSmooth: o.augSmooth === true, seed: o.seed });
-      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}${report.augSmooth ? '-augsmooth' : ''}.json`);
+      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, augSmooth: o.augSmooth === true, limit: o.limit, seed: o.seed });
+      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}${report.augSmooth ? '-augsmooth' : ''}${o.limit ? `-first${o.limit}` : ''}.json`);
       writeFileAtomic(file, JSON.stringify(report, null, 2));
       const pct = (value: number) => `${(100 * value).toFixed(1)} %`;
       io.err(`ham10000: ${report.images} images; ${report.method} at ${report.layer}: energy on the lesion ${pct(report.cam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +

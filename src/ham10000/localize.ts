@@ -34,6 +34,8 @@ export interface LocalizeOptions {
   augSmooth?: boolean;
   /** Default 0. */
   seed?: number;
+  /** Explain only the first N images with a mask (in split order), for a quicker measurement. Default: all. */
+  limit?: number;
   /** Images explained at once. Default 16. */
   batchSize?: number;
   /** Called after each batch with the images processed so far (for a progress bar). */
@@ -81,12 +83,13 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
+  const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
   const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
   const augSmooth = checkBoolean(who, 'augSmooth', options.augSmooth ?? false);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
-    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null);
+    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null).slice(0, limit);
     if (records.length === 0) {
       throw new DataError(
         `${who}: data '${options.data}' must hold lesion masks (${MASK_FOLDER}/) for the ${split} images; found none. Add the masks folder.`,
