@@ -186,6 +186,13 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     const layerCam = await localizeRun({ model: run, data, camSamples: 3, seed: 4, method: 'layercam', layer: 'block2_conv1' });
     expect([layerCam.method, layerCam.layer, layerCam.images, layerCam.maskArea]).toEqual(['layercam', 'block2_conv1', report.images, report.maskArea]);
     expect(layerCam.cam.energyInside).not.toBeCloseTo(report.cam.energyInside, 6);
+    // --aug-smooth on the first image only (--limit): the same mask, another map, leaking nothing.
+    const smooth = await localizeRun({ model: run, data, camSamples: 2, seed: 4, augSmooth: true, limit: 1 });
+    const firstMask = await readMask(masked[0].maskPath!, { height: size, width: size });
+    expect([smooth.images, smooth.augSmooth]).toEqual([1, true]);
+    expect(smooth.maskArea).toBeCloseTo(tf.tidy(() => tf.mean(firstMask).arraySync() as number), 5);
+    firstMask.dispose();
+    expect(tf.memory().numTensors).toBe(before);
 
     // A corrupt mask is reported with its file and its image skipped; the others are still scored.
     const badMask = path.join(dir, 'bad-mask');
