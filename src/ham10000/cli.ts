@@ -46,6 +46,11 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** --weights: the word 'imagenet', or a path that exists. */
+function weightsSource(value: string): string {
+  return value === 'imagenet' ? value : existingPath('weights')(value);
+}
+
 function existingPath(what: string) {
   return (value: string): string => {
     if (!fs.existsSync(value)) throw new InvalidArgumentError(`${what} '${value}' does not exist: check the path.`);
@@ -100,8 +105,8 @@ function buildProgram(io: CliIo): Command {
     .option('--epochs <n>', 'epochs (with --resume: total to reach)', integer(1))
     .option('--image-size <px>', 'square input size', integer(8), 224)
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default('vgg16'))
-    .option('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', existingPath('weights'))
-    .option('--trainable-layers <n>', 'base layers trained at its end (vgg16 default 6, compact all)', integer(0))
+    .option('--weights <imagenet|path>', "pretrained base: 'imagenet' (Keras' file, downloaded once), a Keras .h5/.keras file or a tfjs model folder", weightsSource)
+    .option('--trainable-layers <n>', 'base layers trained at its end (default: vgg16 6, resnet50 and mobilenetv2 0, compact all)', integer(0))
     .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
     .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default('flipout'))

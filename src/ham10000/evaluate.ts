@@ -21,7 +21,7 @@ import {
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages, type Preprocessing } from './preprocess';
 import { latestCheckpoint, readRunConfig, runPaths, type RunConfig } from './run';
 import { recordsOfSplit } from './train';
 
@@ -56,6 +56,8 @@ export async function loadRun(run: string, which: RunModel = 'best'): Promise<Lo
 export interface PredictRecordsOptions {
   /** Side of the model's square input in pixels (the run's `imageSize`). */
   imageSize: number;
+  /** How pixels become the model's input (the run's `preprocessing`). Default 'caffe'. */
+  preprocessing?: Preprocessing;
   /** Monte Carlo samples per image. Default 30. */
   samples?: number;
   /** Default 0. */
@@ -89,7 +91,7 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
     const loaded = await loadImages(records.slice(start, start + batchSize), { height: options.imageSize, width: options.imageSize });
     out.problems.push(...loaded.problems);
     if (loaded.records.length > 0) {
-      const input = vggPreprocess(loaded.images);
+      const input = preprocessImages(loaded.images, options.preprocessing ?? 'caffe');
       const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start, views });
       out.probs.push(...(prediction.mean.arraySync() as number[][]));
       out.predictiveEntropy.push(...prediction.predictiveEntropy.arraySync());
@@ -189,7 +191,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
-    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
+    const predictOptions = { imageSize: config.imageSize, preprocessing: config.preprocessing, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
     const calibrationSet = await conformalCalibration(run, predictOptions);
     return {

@@ -9,7 +9,7 @@ import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { densityPlotSvg } from './charts';
 import { loadRun, type LoadedRun } from './evaluate';
 import { readImage } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages } from './preprocess';
 
 /** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
@@ -66,7 +66,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: Ex
   const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? 16, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
-  const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
+  const input = tf.tidy(() => preprocessImages(tf.expandDims(rgb, 0) as tf.Tensor4D, run.config.preprocessing ?? 'caffe'));
   const views = options.tta ? dihedralViews() : undefined;
   const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views });
   const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1] } });

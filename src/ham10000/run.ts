@@ -6,6 +6,7 @@ import { DataError } from '../errors';
 import { readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
 import type { SplitSummary } from './split';
 import type { Architecture, Head, Pooling } from './model';
+import type { Preprocessing } from './preprocess';
 
 /**
  * A run folder: everything a training run needs to be resumed, evaluated and explained.
@@ -42,6 +43,8 @@ export interface RunConfig {
    */
   validationSamples?: number;
   camLayer: string;
+  /** How pixels become the model's input (the base's Keras preprocessing); absent in runs made before it existed: 'caffe'. */
+  preprocessing?: Preprocessing;
   balance: Balance;
   augment: boolean;
   /** Early stopping patience in epochs; 0 trains every epoch. */

@@ -10,7 +10,7 @@ import { saveModel } from '../node/model_io';
 import { balancedSampler, classWeights } from './class_balance';
 import { CLASSES, loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { buildFeatureCache, type FeatureCache } from './feature_cache';
-import { ARCHITECTURES, buildClassifier, HEADS, splitClassifier, type Architecture, type Head, type Pooling } from './model';
+import { ARCHITECTURES, buildClassifier, defaultPooling, HEADS, splitClassifier, type Architecture, type Head, type Pooling } from './model';
 import { augment } from './preprocess';
 import {
   BALANCES,
@@ -41,6 +41,7 @@ export interface TrainOptions {
   imageSize?: number;
   /** Default 'vgg16'. */
   arch?: Architecture;
+  /** Pretrained base: 'imagenet', a Keras .h5/.keras file or a tfjs model folder (see ClassifierOptions.weights). */
   weights?: string;
   /** Default 42. */
   seed?: number;
@@ -121,7 +122,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     weights: config.weights ?? undefined,
     bayesianHidden: config.bayesianHidden ?? false,
   });
-  Object.assign(config, { frozenLayerCount: classifier.frozenLayerCount, camLayer: classifier.camLayer, pretrained: classifier.pretrained, warnings: classifier.warnings });
+  const { frozenLayerCount, camLayer, preprocessing, pretrained, warnings } = classifier;
+  Object.assign(config, { frozenLayerCount, camLayer, preprocessing, pretrained, warnings });
   const optimizer = tf.train.adam(config.learningRate);
   const { frozen, trainable } = splitClassifier(classifier.model, classifier.frozenLayerCount);
   let caches: Caches | null = null;
@@ -170,7 +172,7 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? 'constant', LR_SCHEDULES),
     trainableLayers: options.trainableLayers ?? null,
     frozenLayerCount: 0,
-    pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
+    pooling: options.pooling ?? defaultPooling(options.arch ?? 'vgg16'),
     head: checkOneOf(who, 'head', options.head ?? 'flipout', HEADS),
     denseUnits: options.denseUnits ?? 0,
     bayesianHidden: options.bayesianHidden ?? false,
@@ -180,7 +182,7 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     augment: options.augment ?? false,
     patience: checkNumber(who, 'patience', options.patience ?? 0, { min: 0, integer: true }),
     pretrained: false,
-    weights: options.weights ? path.resolve(options.weights) : null,
+    weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
     summary: split.summary,
@@ -221,7 +223,7 @@ async function buildCaches(
   const build = async (split: 'train' | 'validation') => {
     const file = onDisk ? path.join(runPaths(options.out).cache, `${split}.f32`) : undefined;
     const onProgress = (done: number, total: number) => emit({ type: 'cache', split, done, total });
-    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, file, onProgress });
+    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, preprocessing: config.preprocessing, file, onProgress });
   };
   const train = await build('train');
   const validation = sides.validation.length > 0 ? await build('validation') : null;

@@ -156,6 +156,7 @@ async function useModel(load: () => Promise<ModelInfo>): Promise<void> {
     state.model?.model.dispose();
     const model = await load();
     state.model = model;
+    $<HTMLSelectElement>('preprocessing').value = model.preprocessing;
     $<HTMLSelectElement>('class-picker').innerHTML = model.classNames.map((name, i) => `<option value="${i}">${name}</option>`).join('');
     const thresholds = defaultThresholds(model.classNames.length);
     $<HTMLInputElement>('mi-threshold').value = String(thresholds.mutualInformation);
