@@ -106,6 +106,7 @@ function buildProgram(io: CliIo): Command {
     .option('--image-size <px>', 'square input size', integer(8), 224)
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default('vgg16'))
     .option('--weights <imagenet|path>', "pretrained base: 'imagenet' (Keras' file, downloaded once), a Keras .h5/.keras file or a tfjs model folder", weightsSource)
+    .option('--alpha <width>', 'mobilenetv2 width multiplier (ImageNet weights: 0.35, 0.5, 0.75, 1, 1.3, 1.4)', positiveNumber)
     .option('--trainable-layers <n>', 'base layers trained at its end (default: vgg16 6, resnet50 and mobilenetv2 0, compact all)', integer(0))
     .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
     .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
@@ -125,7 +126,7 @@ function buildProgram(io: CliIo): Command {
       await useBackend(o.backend);
       const progress = new TrainProgress(io);
       const result = await train({
-        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
+        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, alpha: o.alpha, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
         pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),

@@ -18,7 +18,11 @@ export const ARCHITECTURES = ['vgg16', 'resnet50', 'mobilenetv2', 'compact'] as 
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** The bases that take pretrained weights, by architecture name. */
-const PRETRAINED_BASES: Record<Exclude<Architecture, 'compact'>, (options: BackboneOptions) => Promise<Backbone>> = { vgg16, resnet50, mobilenetv2: mobilenetV2 };
+const PRETRAINED_BASES: Record<Exclude<Architecture, 'compact'>, (options: BackboneOptions & { alpha?: number }) => Promise<Backbone>> = {
+  vgg16: ({ alpha: _, ...options }) => vgg16(options),
+  resnet50: ({ alpha: _, ...options }) => resnet50(options),
+  mobilenetv2: mobilenetV2,
+};
 /** How the last feature map becomes a vector: 'flatten' (the article's VGG16 head) or global average pooling. */
 export const POOLINGS = ['flatten', 'avg'] as const;
 /** 'flipout': the Bayesian DenseFlipout output; 'dense': a plain softmax layer, the baseline it is compared with. */
@@ -71,6 +75,8 @@ export interface ClassifierOptions {
   bayesianHidden?: boolean;
   /** Weights of the base (not compact), loaded by layer name: 'imagenet', a Keras .h5/.keras file, or a tfjs model folder. */
   weights?: string;
+  /** MobileNetV2's width multiplier (mobilenetv2 only). Default 1. */
+  alpha?: number;
   /** Seeds every initialisation. */
   seed: number;
 }
@@ -114,7 +120,11 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
     invalidArgument(who, 'weights', "given only with a pretrained architecture (vgg16, resnet50, mobilenetv2)", options.weights, 'Drop --weights or choose one of them with --arch.');
   }
   const inputShape: [number, number, number] = [imageSize, imageSize, 3];
-  const backbone = arch === 'compact' ? compactCnn({ inputShape, seed }) : await PRETRAINED_BASES[arch]({ inputShape, weights: options.weights, seed });
+  if (options.alpha !== undefined && arch !== 'mobilenetv2') {
+    invalidArgument(who, 'alpha', "given only with arch 'mobilenetv2'", options.alpha, 'Drop --alpha or use --arch mobilenetv2.');
+  }
+  const { weights, alpha } = options;
+  const backbone = arch === 'compact' ? compactCnn({ inputShape, seed }) : await PRETRAINED_BASES[arch]({ inputShape, weights, seed, ...(alpha === undefined ? {} : { alpha }) });
   const baseLayers = backbone.model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const trainable = checkNumber(who, 'trainableLayers', options.trainableLayers ?? defaultTrainableLayers(arch, baseLayers.length), {
     min: 0,
@@ -198,7 +208,10 @@ function checkCut(layers: tfl.layers.Layer[], frozenLayerCount: number): void {
     );
   if (valid(frozenLayerCount)) return;
   const trainable = layers.length - frozenLayerCount;
-  const options = layers.map((_, k) => k).filter(valid).map((k) => layers.length - k);
-  const nearest = [...options].sort((a, b) => Math.abs(a - trainable) - Math.abs(b - trainable)).slice(0, 2).sort((a, b) => a - b);
-  invalidArgument('buildClassifier', 'trainableLayers', `a count that cuts the base between blocks (nearest: ${nearest.join(' or ')})`, trainable, `Use --trainable-layers ${nearest[0]}.`);
+  const counts = layers.map((_, k) => k).filter(valid).map((k) => layers.length - k);
+  // Count 0 (nothing trainable) is always valid, so there is always one below.
+  const below = Math.max(...counts.filter((count) => count < trainable));
+  const above = counts.filter((count) => count > trainable);
+  const nearest = above.length > 0 ? `${below} or ${Math.min(...above)}` : `${below}`;
+  invalidArgument('buildClassifier', 'trainableLayers', `a count that cuts the base between blocks (nearest: ${nearest})`, trainable, `Use --trainable-layers ${below}.`);
 }

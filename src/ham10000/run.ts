@@ -51,6 +51,8 @@ export interface RunConfig {
   patience: number;
   pretrained: boolean;
   weights: string | null;
+  /** MobileNetV2's width multiplier; absent for the other bases and in runs made before it existed. */
+  alpha?: number;
   data: string;
   /** Image ids on each side of the lesion-grouped split. */
   split: { train: string[]; validation: string[]; test: string[] };

@@ -43,6 +43,8 @@ export interface TrainOptions {
   arch?: Architecture;
   /** Pretrained base: 'imagenet', a Keras .h5/.keras file or a tfjs model folder (see ClassifierOptions.weights). */
   weights?: string;
+  /** MobileNetV2's width multiplier (arch 'mobilenetv2'). Default 1. */
+  alpha?: number;
   /** Default 42. */
   seed?: number;
   /** Continue the run in `out` from its last checkpoint; its settings and split are kept. */
@@ -182,6 +184,7 @@ function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
     augment: options.augment ?? false,
     patience: checkNumber(who, 'patience', options.patience ?? 0, { min: 0, integer: true }),
     pretrained: false,
+    ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
     weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },

@@ -193,6 +193,6 @@ describe('buildClassifier', () => {
   it('refuses weights for the compact network and a bad architecture', async () => {
     const base = { imageSize: 32, numClasses: 7, trainingExamples: 10, seed: 1 };
     await expect(buildClassifier({ ...base, arch: 'compact', weights: '/x' })).rejects.toThrow(/weights must be given only with a pretrained architecture \(vgg16, resnet50, mobilenetv2\)/);
-    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'compact'; got 'resnet'/);
+    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'resnet50', 'mobilenetv2', 'compact'; got 'resnet'/);
   });
 });
