@@ -8,7 +8,8 @@
  * through the same `ham10000` CLI a user would run, and prints where all is.
  *
  *     npm run demo [-- --data DIR] [--out RUN] [--epochs N] [--image-size PX] [--backend NAME]
- *                  [--arch vgg16|resnet50|mobilenetv2 --weights imagenet|FILE [--alpha A]] [--per-class N]
+ *                  [--arch vgg16|resnet50|mobilenetv2 --weights imagenet|FILE [--alpha A]]
+ *                  [--per-class N] [--samples N] [--examples N]   (smaller: a quicker run)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -35,6 +36,8 @@ export async function runDemo(args: string[]): Promise<number> {
       weights: { type: 'string' },
       alpha: { type: 'string' },
       'per-class': { type: 'string' },
+      samples: { type: 'string' },
+      examples: { type: 'string' },
     },
   });
   const out = path.resolve(values.out ?? path.join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`));
@@ -62,16 +65,16 @@ export async function runDemo(args: string[]): Promise<number> {
   await cli('train', '--data', data, '--out', runFolder, ...base, '--image-size', values['image-size'] ?? '32',
     '--epochs', values.epochs ?? (real ? '12' : '15'), '--batch-size', '32', '--learning-rate', '0.003', ...(real ? ['--cache', 'disk'] : []));
   step('evaluating on the lesion-grouped test split');
-  await cli('evaluate', '--model', runFolder, '--data', data, '--samples', '30');
+  await cli('evaluate', '--model', runFolder, '--data', data, '--samples', values.samples ?? '30');
   step('scoring the Grad-CAM maps on the lesion masks');
   await cli('localize', '--model', runFolder, '--data', data);
   const config = readRunConfig(runFolder);
   const image = (await loadHam10000(data)).records.find((record) => record.imageId === config.split.test[0])!.imagePath;
   step(`predicting ${path.basename(image)}`);
-  await cli('predict', '--model', runFolder, '--image', image, '--samples', '100', '--out', path.join(out, 'prediction'));
+  await cli('predict', '--model', runFolder, '--image', image, '--samples', values.samples ?? '100', '--out', path.join(out, 'prediction'));
   step('writing the report');
   const report = path.join(out, 'report.html');
-  await cli('report', '--model', runFolder, '--data', data, '--out', report, '--samples', '30');
+  await cli('report', '--model', runFolder, '--data', data, '--out', report, '--samples', values.samples ?? '30', '--examples', values.examples ?? '7');
   step('done');
   process.stderr.write(
     [
