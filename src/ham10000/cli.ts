@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import cliProgress from 'cli-progress';
 import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
-import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
+import { BACKENDS, registerCpuTrainingKernels, registerWasmTrainingKernels, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
@@ -93,7 +93,13 @@ function buildProgram(io: CliIo): Command {
       .requiredOption('--data <dir>', data, existingPath('data folder'))
       .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
-  const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
+  // The pipeline's one global change: the training kernels of the backend it selected (docs/backends.md).
+  const useBackend = async (name: BackendName | undefined) => {
+    const selected = await selectBackend({ backend: name });
+    if (selected.name === 'wasm') registerWasmTrainingKernels();
+    if (selected.name === 'cpu') registerCpuTrainingKernels();
+    io.err(`${selected.message}\n`);
+  };
 
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
     .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
