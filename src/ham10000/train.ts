@@ -123,7 +123,12 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   const settings = options.resume && checkpoint ? resumeConfig(options) : newSettings(options, dataset.records);
   const sides = recordsOfSplit(dataset.records, settings);
   const classifier = await buildClassifier({
-    ...settings,
+    arch: settings.arch,
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+    pooling: settings.pooling,
+    head: settings.head,
+    denseUnits: settings.denseUnits,
     numClasses: settings.classes.length,
     trainingExamples: sides.train.length,
     trainableLayers: settings.trainableLayers ?? undefined,
