@@ -40,3 +40,15 @@ export type { Initializer, InitializerSpec } from './initializers';
 export type { KernelPosterior, LinearMap } from './estimators';
 export { SAMPLING_MODES, isStochastic, stochasticLayers, allLayers, withSampling } from './sampling';
 export type { SamplingMode, SamplingOverride, StochasticLayer } from './sampling';
+export { DenseVariationalV2, denseVariationalV2 } from './dense_variational_v2';
+export type { DenseVariationalV2Args } from './dense_variational_v2';
+export { MAX_FULL_COVARIANCE_WEIGHTS, MAX_LOW_RANK, DEFAULT_JOINT_POSTERIOR, DEFAULT_JOINT_PRIOR } from './joint_posteriors';
+export type {
+  JointPosteriorSpec,
+  MeanFieldPosteriorSpec,
+  FullCovariancePosteriorSpec,
+  LowRankPosteriorSpec,
+  JointPriorSpec,
+  FixedNormalPriorSpec,
+  LearnableNormalPriorSpec,
+} from './joint_posteriors';
