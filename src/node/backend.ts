@@ -19,10 +19,18 @@ export interface BackendProbe {
   detail: string;
 }
 
-/** tfjs-node registers its backend as 'tensorflow'; the GPU build uses the same name. */
-const PROVIDERS: Record<BackendName, { module: string; tfName: string }> = {
-  cuda: { module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
-  tensorflow: { module: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+/**
+ * tfjs-node registers its backend as 'tensorflow'; the GPU build uses the same name. `install`
+ * says how to add an absent optional backend (tfjs-node's own install downloads libtensorflow;
+ * without network, a clone of this repository builds it with `npm run setup:native`).
+ */
+const PROVIDERS: Record<BackendName, { module: string; tfName: string; install?: string }> = {
+  cuda: { module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow', install: 'npm install @tensorflow/tfjs-node-gpu (needs CUDA)' },
+  tensorflow: {
+    module: '@tensorflow/tfjs-node',
+    tfName: 'tensorflow',
+    install: 'npm install @tensorflow/tfjs-node, or without network `npm run setup:native` (docs/backends.md)',
+  },
   wasm: { module: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
   cpu: { module: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu' },
 };
@@ -33,12 +41,12 @@ const defaultLoader: ModuleLoader = (name) => import(name);
 
 /** Tries to load the package behind one backend and reports whether it registered. */
 export async function probeBackend(name: BackendName, load: ModuleLoader = defaultLoader): Promise<BackendProbe> {
-  const { module, tfName } = PROVIDERS[name];
+  const { module, tfName, install } = PROVIDERS[name];
   try {
     await load(module);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return { name, available: false, detail: `${module} could not be loaded: ${reason}` };
+    return { name, available: false, detail: `${module} could not be loaded: ${reason}${install ? `; to add it: ${install}` : ''}` };
   }
   const registered = tf.findBackendFactory(tfName) !== null;
   return {
