@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeTrainingKernels } from '../backends/native_training';
 import { checkOneOf, TrustError } from '../errors';
 
 /** The backends tfjs-trust knows how to bring up in Node, fastest first. */
@@ -79,7 +80,8 @@ export interface SelectedBackend {
 /**
  * Picks and activates the fastest backend present (native CUDA, native TensorFlow, WASM, then
  * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
- * tfjs-node is an optional dependency: where it is not installed, the next one is used.
+ * tfjs-node is an optional dependency: where it is not installed, the next one is used. On the
+ * native backend it also registers the fused ReLU gradient (`registerNativeTrainingKernels`).
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
   const env = options.env ?? process.env;
@@ -97,6 +99,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       continue;
     }
     await tf.ready();
+    if (PROVIDERS[name].tfName === 'tensorflow') registerNativeTrainingKernels();
     const skipped = probes.filter((p) => !p.available).map((p) => `${p.name} (${p.detail})`);
     const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
     const message = `tfjs-trust: using the '${name}' backend (${why})${skipped.length ? `; absent: ${skipped.join('; ')}` : ''}`;
