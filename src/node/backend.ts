@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerNativeTrainingKernels } from '../backends/native_training';
-import { checkOneOf, TrustError } from '../errors';
+import { TrustError } from '../errors';
+import { checkOneOf, checkOptions, optionKeys } from '../validation';
 
 /** The backends tfjs-trust knows how to bring up in Node, fastest first. */
 export const BACKENDS = ['cuda', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -83,7 +84,8 @@ export interface SelectedBackend {
  * tfjs-node is an optional dependency: where it is not installed, the next one is used. On the
  * native backend it also registers the fused ReLU gradient (`registerNativeTrainingKernels`).
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+export async function selectBackend(given: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  const options = checkOptions('selectBackend', given, optionKeys<SelectBackendOptions>({ backend: true, env: true, load: true }));
   const env = options.env ?? process.env;
   const requested = options.backend ?? (env[BACKEND_ENV] || undefined);
   const wanted = requested === undefined ? undefined : checkOneOf('selectBackend', 'backend', requested, BACKENDS);
