@@ -2,7 +2,7 @@
  * Speeds up training on the pure-JS CPU backend. `@tensorflow/tfjs-backend-cpu` 4.22 computes the
  * filter gradient of a convolution (`Conv2DBackpropFilter`) with a direct loop 35–60× slower than
  * the forward convolution, which dominates a training step; `registerCpuTrainingKernels()` (from
- * `tfjs-trust/node`; the HAM10000 CLI calls it) replaces it with the per-tap matMuls of
+ * `tfjs-trust/node`; `selectBackend` calls it when it picks `cpu`) replaces it with the per-tap matMuls of
  * `conv_gradients.ts`, 8–40× faster. Its input and depthwise gradients beat ours and stay.
  * Importing registers nothing.
  */

@@ -102,3 +102,28 @@ export function colormap(values: tf.Tensor, name: ColormapName = 'jet'): tf.Tens
     return tf.add(below, tf.mul(tf.sub(above, below), fraction));
   });
 }
+
+/**
+ * One colour map colour as '#rrggbb', for what is drawn outside tensors (colour bars, legends):
+ * the same table and interpolation as `colormap`, so a legend matches its overlay.
+ */
+export function colormapHex(value: number, name: ColormapName = 'jet'): string {
+  const table = TABLES[checkOneOf('colormapHex', 'name', name, COLORMAPS)]();
+  const last = table.length - 1;
+  const position = Math.min(Math.max(Number.isFinite(value) ? value : 0, 0), 1) * last;
+  const lower = Math.min(Math.floor(position), last - 1);
+  const fraction = position - lower;
+  const channel = (k: number) => table[lower][k] + (table[lower + 1][k] - table[lower][k]) * fraction;
+  return `#${[0, 1, 2].map((k) => Math.round(channel(k) * 255).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * One colour per class wherever classes are drawn (report, PNGs, browser page), so a class keeps
+ * its colour across them: the colour-blind-safe Okabe & Ito (2008) palette, black last.
+ */
+export const CLASS_COLOURS: readonly string[] = ['#E69F00', '#56B4E9', '#009E73', '#D55E00', '#CC79A7', '#0072B2', '#F0E442', '#000000'];
+
+/** The colour of class `index` (cycling past eight classes). */
+export function classColour(index: number): string {
+  return CLASS_COLOURS[((index % CLASS_COLOURS.length) + CLASS_COLOURS.length) % CLASS_COLOURS.length];
+}

@@ -6,7 +6,7 @@ export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, Ma
 export { bayesianCam } from './bayesian';
 export type { BayesianCam, BayesianCamOptions } from './bayesian';
 export { findLayer, camCandidates } from './find_layer';
-export { colormap, COLORMAPS } from './colormap';
+export { colormap, colormapHex, COLORMAPS, CLASS_COLOURS, classColour } from './colormap';
 export type { ColormapName } from './colormap';
 export { overlay } from './overlay';
 export type { OverlayOptions } from './overlay';

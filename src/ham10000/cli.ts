@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import cliProgress from 'cli-progress';
 import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
-import { BACKENDS, registerCpuTrainingKernels, registerWasmTrainingKernels, selectBackend, writeFileAtomic, type BackendName } from '../node';
+import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
@@ -93,13 +93,8 @@ function buildProgram(io: CliIo): Command {
       .requiredOption('--data <dir>', data, existingPath('data folder'))
       .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
-  // The pipeline's one global change: the training kernels of the backend it selected (docs/backends.md).
-  const useBackend = async (name: BackendName | undefined) => {
-    const selected = await selectBackend({ backend: name });
-    if (selected.name === 'wasm') registerWasmTrainingKernels();
-    if (selected.name === 'cpu') registerCpuTrainingKernels();
-    io.err(`${selected.message}\n`);
-  };
+  // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
+  const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
 
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
     .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
@@ -147,6 +142,12 @@ function buildProgram(io: CliIo): Command {
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
       const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
+      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+        const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
+        const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
+        writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));
+      }
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
     });

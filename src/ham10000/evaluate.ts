@@ -17,8 +17,12 @@ import {
   negativeLogLikelihood,
   rocAuc,
   setMetrics,
+  fitReferral,
+  referralOutcome,
   type CalibrationBin,
   type CalibrationNoise,
+  type ReferralOutcome,
+  type ReferralThresholds,
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
@@ -159,6 +163,11 @@ export interface Evaluation {
   eceIfCalibrated: CalibrationNoise;
   /** Area under the accuracy-coverage curve, examples ordered by predictive entropy. */
   accuracyCoverageArea: number;
+  /**
+   * When a prediction may be called confident: thresholds fitted on the run's validation split
+   * (see `fitReferral`), and what they do on the evaluated images; null without a validation split.
+   */
+  referral: (ReferralThresholds & { evaluated: ReferralOutcome }) | null;
   /** Split conformal sets calibrated on the run's validation split; null when it is not available. */
   conformal: { alpha: number; coverage: number; meanSetSize: number; calibrationImages: number } | null;
   perClass: PerClassMetrics[];
@@ -237,9 +246,12 @@ export function metricsOf(
   const reliability = calibration(probs, labels);
   const coverageCurve = accuracyCoverage(probs, labels, predictions.predictiveEntropy);
   let conformal: Evaluation['conformal'] = null;
+  let referral: Evaluation['referral'] = null;
   if (calibrationSet && calibrationSet.probs.length > 0) {
     const classifier = ConformalClassifier.calibrate(calibrationSet.probs, calibrationSet.labels, { alpha });
     conformal = { alpha, ...setMetrics(classifier.predictSets(probs), labels), calibrationImages: calibrationSet.probs.length };
+    const thresholds = fitReferral(calibrationSet.probs, calibrationSet.labels, calibrationSet.mutualInformation);
+    referral = { ...thresholds, evaluated: referralOutcome(probs, labels, predictions.mutualInformation, thresholds) };
   }
   return {
     count: probs.length,
@@ -252,6 +264,7 @@ export function metricsOf(
     ece: reliability.ece,
     eceIfCalibrated: calibrationNoise(probs),
     accuracyCoverageArea: coverageCurve.area,
+    referral,
     conformal,
     perClass: classes.map((name, c) => {
       const support = matrix[c].reduce((a, b) => a + b, 0);

@@ -4,10 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { DEFAULT_SAMPLES } from '../conventions';
 import { checkNumber, checkOptions, optionKeys } from '../validation';
-import { bayesianCam, overlay, type BayesianCam } from '../explain';
+import { bayesianCam, overlay, type BayesianCam, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
-import { densityPlotSvg } from './charts';
+import { colourScaleSvg, densityPlotSvg } from './charts';
 import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
 import { readImage } from './images';
 import { vggPreprocess } from './preprocess';
@@ -51,10 +51,12 @@ export interface ImageExplanation {
   samples: number;
   /** The density plot, one curve per class, as an SVG document. */
   densitySvg: string;
-  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes. */
+  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes, each with its colour scale below. */
   camMeanPng: Buffer;
-  /** The standard-deviation overlay: where the explanation is unsure. */
+  /** The standard-deviation overlay: where the explanation is unsure. It is scaled to its own maximum, `camStdMax`, which its colour scale names. */
   camStdPng: Buffer;
+  /** The largest per-pixel standard deviation of the map (the top of the std overlay's colour scale). */
+  camStdMax: number;
   /** The mean map [1, H, W] at the model's input size, for localisation against a mask. */
   camMean: tf.Tensor3D;
   /** Frees `camMean`. */
@@ -78,7 +80,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
   try {
     const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views: options.tta ? dihedralViews() : undefined });
     try {
-      summary = await prediction.summaryAsync({ classNames: classes, density: { range: [0, 1] } });
+      summary = await prediction.summaryAsync({ classNames: classes, density: { range: [0, 1], bandwidth: 'oversmoothed' } });
     } finally {
       prediction.dispose();
     }
@@ -89,8 +91,14 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
   const shown = options.display ?? rgb;
   let pngs: [Buffer, Buffer];
   let camMean: tf.Tensor3D;
+  let camStdMax: number;
   try {
-    pngs = await Promise.all([overlayPng(shown, cam.mean), overlayPng(shown, cam.std, true)]);
+    const stdPeak = tf.max(cam.std);
+    camStdMax = (await stdPeak.data().finally(() => stdPeak.dispose()))[0];
+    pngs = await Promise.all([
+      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
+      overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
+    ]);
     camMean = tf.clone(cam.mean);
   } finally {
     cam.dispose();
@@ -114,20 +122,31 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
     densitySvg: densityPlotSvg(summary.densities![0], classes, `Predicted: ${classes[top]} (${(mean[top] * 100).toFixed(1)} %)`),
     camMeanPng,
     camStdPng,
+    camStdMax,
     camMean,
     dispose: () => camMean.dispose(),
   };
 }
 
-/** Blends map 0 of `maps` over the image; a standard-deviation map is first scaled to its own maximum. */
-async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, rescale = false): Promise<Buffer> {
+/**
+ * Blends map 0 of `maps` over the image, the value `top` at the colour map's end (a standard
+ * deviation map is scaled to its own maximum so its shape shows), with the colour scale below it,
+ * from 0 to `top`, so the colours keep their values.
+ */
+async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, scale: { colormap: ColormapName; top: number; label: string }): Promise<Buffer> {
   const blended = tf.tidy(() => {
     const map = tf.squeeze(tf.slice(maps, [0, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
-    const scaled = rescale ? tf.div(map, tf.maximum(tf.max(map), 1e-12)) : map;
-    return overlay(rgb, scaled as tf.Tensor2D);
+    return overlay(rgb, tf.div(map, Math.max(scale.top, 1e-12)) as tf.Tensor2D, { colormap: scale.colormap });
   });
   try {
-    return await encodePng(blended);
+    const [height, width] = blended.shape;
+    const scalePng = await sharp(Buffer.from(colourScaleSvg(scale.colormap, 0, scale.top, scale.label))).resize({ width, fit: 'contain', background: 'white' }).png().toBuffer();
+    const { height: scaleHeight = 0 } = await sharp(scalePng).metadata();
+    return await sharp(await encodePng(blended))
+      .extend({ bottom: scaleHeight, background: 'white' })
+      .composite([{ input: scalePng, top: height, left: 0 }])
+      .png()
+      .toBuffer();
   } finally {
     blended.dispose();
   }
@@ -148,7 +167,7 @@ export interface PredictImageOptions extends ExplainImageOptions {
 }
 
 /** What `predictImage` returns: the explanation's numbers, with the paths of the files written instead of their bytes. */
-export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camMean' | 'dispose'> & {
+export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camStdMax' | 'camMean' | 'dispose'> & {
   image: string;
   files: { density: string; camMean: string; camStd: string };
 };

@@ -17,6 +17,7 @@ import type { Architecture, Head, Pooling } from './model';
  *     RUN/checkpoints/latest.json       which checkpoint is the last complete one
  *     RUN/checkpoints/epoch-0003/       model + optimizer state + training state after epoch 3
  *     RUN/cache/                        the frozen part's features, reused by --resume
+ *     RUN/referral.json                 when to call a prediction confident, fitted on validation by evaluate
  */
 export interface RunConfig {
   version: 1;
@@ -187,6 +188,8 @@ export function runPaths(run: string) {
     checkpoints: path.join(run, 'checkpoints'),
     latest: path.join(run, 'checkpoints', 'latest.json'),
     cache: path.join(run, 'cache'),
+    /** The referral thresholds `evaluate` fitted on the validation split, for the browser page. */
+    referral: path.join(run, 'referral.json'),
   };
 }
 

@@ -7,7 +7,7 @@ import { fitSmallCnn } from './small_cnn';
 
 // tfjs keeps its kernel registry on the global object, and jest gives every test file its own
 // global: the kernels this file registers are seen by this file only. Other files run tfjs' own
-// cpu kernels unless they call registerCpuTrainingKernels (as the HAM10000 CLI does).
+// cpu kernels unless they call registerCpuTrainingKernels (as selectBackend does when it picks cpu).
 
 const TOLERANCE = 1e-4;
 const SEED = 20261125;
