@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, ShapeError, describe } from '../errors';
+import { ShapeError } from '../errors';
 import { SeedStream } from '../random';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, describe } from '../validation';
 import type { Initializer } from './initializers';
 import {
   createJointPosterior,

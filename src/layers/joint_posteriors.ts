@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { ArgumentError } from '../errors';
+import { checkNumber, checkOneOf, invalidArgument } from '../validation';
 import type { SeedStream } from '../random';
 import type { Initializer } from './initializers';
 import { rhoOf, sigmaOf } from './variational';
