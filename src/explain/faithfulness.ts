@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError, checkNumber, checkOneOf, describe } from '../errors';
 import { withSampling } from '../layers/sampling';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget } from './model_checks';
+import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget, type TargetFunction } from './model_checks';
 import { classScores, withScore, type ScoreKind } from './score';
 
 /** What replaces the removed (deletion) or hidden (insertion) pixels. */
@@ -109,7 +109,7 @@ function scoreStep(
   images: tf.Tensor4D,
   baseline: tf.Tensor4D,
   ranks: tf.Tensor4D,
-  classes: number[],
+  classes: number[] | TargetFunction,
   fraction: number,
   who: string,
 ): number[] {
@@ -117,7 +117,7 @@ function scoreStep(
   const scores = tf.tidy(() => {
     const selected = tf.less(ranks, Math.round(fraction * pixels));
     const input = who === 'deletionCurve' ? tf.where(selected, baseline, images) : tf.where(selected, images, baseline);
-    return classScores(toScores(model.predict(input) as tf.Tensor), classes).scores;
+    return classScores(toScores(model.predict(input) as tf.Tensor), classes, who).scores;
   });
   const values = Array.from(scores.dataSync());
   scores.dispose();

@@ -1,9 +1,11 @@
 /** Explanations: the Grad-CAM family behind one engine, Bayesian maps, overlays and map quality measures. */
 export { cam, gradCam } from './cam';
-export type { CamOptions } from './cam';
+export type { CamOptions, ReshapeTransform } from './cam';
+export { classSum, classMargin, embeddingSimilarity, tokensToGrid } from './targets';
+export type { ClassMarginOptions, TokensToGridOptions } from './targets';
 export { CAM_METHODS } from './method';
 export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, MapRule } from './method';
-export type { ClassTarget } from './model_checks';
+export type { ClassTarget, TargetFunction } from './model_checks';
 export type { ScoreKind } from './score';
 export { bayesianCam } from './bayesian';
 export type { BayesianCam, BayesianCamOptions } from './bayesian';

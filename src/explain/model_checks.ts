@@ -2,8 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError, ShapeError, describe } from '../errors';
 
-/** Which class each image is explained for: one for all, one per image, or the model's argmax. */
-export type ClassTarget = number | number[] | 'predicted';
+/**
+ * A scalar function of the model's output, the same for every image: [batch, outputs] → [batch],
+ * each row's score from that row alone (pytorch-grad-cam's target objects, batched). It sees the
+ * logits or the probabilities, as `score` says. `classSum`, `classMargin` and
+ * `embeddingSimilarity` build the usual ones.
+ */
+export type TargetFunction = (output: tf.Tensor2D) => tf.Tensor1D;
+
+/** What each image is explained for: one class for all, one per image, the model's argmax, or any scalar function of the output. */
+export type ClassTarget = number | number[] | 'predicted' | TargetFunction;
+
+/** A ClassTarget checked against the batch: one class per image, 'predicted', or a target function. */
+export type ResolvedTarget = number[] | 'predicted' | TargetFunction;
 
 /** Checks that the model maps one image batch to one [batch, classes] output; returns the class count. */
 export function checkClassifier(model: tfl.LayersModel, who: string): number {
@@ -39,10 +50,13 @@ export function checkImages(model: tfl.LayersModel, images: unknown, who: string
   return images as tf.Tensor4D;
 }
 
-/** Turns a ClassTarget into one class index per image, or 'predicted'; throws on indices out of range. */
-export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): number[] | 'predicted' {
+/** Turns a ClassTarget into one class index per image, 'predicted' or a target function; throws on indices out of range. */
+export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): ResolvedTarget {
   if (classIdx === 'predicted') return 'predicted';
-  const expected = `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), or 'predicted'`;
+  if (typeof classIdx === 'function') return classIdx as TargetFunction;
+  const expected =
+    `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), ` +
+    "'predicted', or a target function (output) => scores";
   const list = Array.isArray(classIdx) ? classIdx : [classIdx];
   const valid = (c: unknown): boolean => Number.isInteger(c) && (c as number) >= 0 && (c as number) < numClasses;
   if ((Array.isArray(classIdx) && classIdx.length !== batch) || !list.every(valid)) {
