@@ -179,7 +179,6 @@ export function runCam(request: CamRequest, sampling: { mode?: SamplingMode; see
       tf.dispose([map, ...(previous ? [previous] : [])]);
     }
     const sum: tf.Tensor3D = total!;
-    total = null;
     // pytorch-grad-cam's forward_augmentation_smoothing: the plain mean of the normalised maps.
     return tf.tidy(() => tf.div(sum, DIHEDRAL_GROUP.length) as tf.Tensor3D);
   } finally {
