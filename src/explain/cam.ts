@@ -1,18 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError, checkNumber, checkOneOf, describe, invalidArgument } from '../errors';
-import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampling';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind, type TargetFunction } from '../conventions';
+import { ShapeError } from '../errors';
+import { SAMPLING_MODES, stochasticLayers, withSampling, type SamplingMode } from '../layers/sampling';
 import { dihedralTransform } from '../uncertainty/views';
-import { assertFinite, checkBoolean } from '../validation';
+import { assertFinite, checkBoolean, checkNumber, checkOneOf, checkOptions, describe, invalidArgument, isTensor, optionKeys } from '../validation';
 import { findTargetLayer } from './find_layer';
 import { normalizePerMap, resizeMaps } from './maps';
 import { CAM_METHODS, type CamContext, type CamMethod, type CamMethodDefinition, type MapRule } from './method';
 import { CAM_METHOD_DEFINITIONS } from './methods';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget, type ResolvedTarget, type TargetFunction } from './model_checks';
+import { checkClassifier, checkImages, classesOf, resolveClassTarget, type ResolvedTarget } from './model_checks';
 import { patch } from './patch';
 import { firstComponentProjection } from './pca';
 import { probeLayer } from './probe';
-import { classScores, withScore, type ScoreKind } from './score';
+import { classScores, withScore } from './score';
 
 /** Turns a target layer's output (e.g. ViT tokens [batch, tokens, channels]) into [batch, height, width, channels]. */
 export type ReshapeTransform = (layerOutput: tf.Tensor) => tf.Tensor4D;
@@ -74,8 +75,23 @@ export interface CamRequest {
 }
 
 const DEFAULT_SCORE_CAM_BATCH_SIZE = 32;
+const CAM_OPTIONS = optionKeys<CamOptions>({
+  method: true,
+  raw: true,
+  score: true,
+  sampling: true,
+  seed: true,
+  scoreCamBatchSize: true,
+  checkFinite: true,
+  eigenSmooth: true,
+  augSmooth: true,
+  reshapeTransform: true,
+});
 
-/** Validates the arguments every CAM entry point shares, so errors come before any computation. */
+/**
+ * Validates the arguments every CAM entry point shares, so errors come before any computation.
+ * `options` must already have passed `checkOptions` with the caller's own option names.
+ */
 export function prepareCam(
   who: string,
   model: tfl.LayersModel,
@@ -84,7 +100,6 @@ export function prepareCam(
   images: tf.Tensor4D,
   options: Omit<CamOptions, 'sampling' | 'seed'>,
 ): CamRequest {
-  if (options === null || typeof options !== 'object') invalidArgument(who, 'options', 'an object', options);
   const numClasses = checkClassifier(model, who);
   const reshapeTransform = options.reshapeTransform ?? null;
   if (reshapeTransform !== null && typeof reshapeTransform !== 'function') {
@@ -110,7 +125,7 @@ export function prepareCam(
     classes: resolveClassTarget(classIdx, checkedImages.shape[0], numClasses, who),
     method: CAM_METHOD_DEFINITIONS[checkOneOf(who, 'options.method', options.method ?? 'gradcam', CAM_METHODS)],
     raw: checkBoolean(who, 'options.raw', options.raw ?? false),
-    score: checkOneOf(who, 'options.score', options.score ?? 'logit', ['logit', 'probability'] as const),
+    score: checkOneOf(who, 'options.score', options.score ?? 'logit', SCORE_KINDS),
     scoreCamBatchSize: checkNumber(who, 'options.scoreCamBatchSize', options.scoreCamBatchSize ?? DEFAULT_SCORE_CAM_BATCH_SIZE, {
       min: 1,
       integer: true,
@@ -133,10 +148,7 @@ export function cam(
   images: tf.Tensor4D,
   options: CamOptions = {},
 ): tf.Tensor3D {
-  const request = prepareCam('cam', model, layerName, classIdx, images, options);
-  const sampling = checkOneOf('cam', 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
-  const seed = options.seed === undefined ? undefined : checkNumber('cam', 'options.seed', options.seed, { integer: true });
-  return runCam(request, { mode: sampling, seed });
+  return camOf('cam', model, layerName, classIdx, images, checkOptions('cam', options, CAM_OPTIONS));
 }
 
 /** Grad-CAM (Selvaraju et al. 2017): `cam` with method 'gradcam'. */
@@ -147,7 +159,15 @@ export function gradCam(
   images: tf.Tensor4D,
   options: Omit<CamOptions, 'method'> = {},
 ): tf.Tensor3D {
-  return cam(model, layerName, classIdx, images, { ...options, method: 'gradcam' });
+  const checked = checkOptions('gradCam', options, CAM_OPTIONS.filter((key) => key !== 'method'));
+  return camOf('gradCam', model, layerName, classIdx, images, { ...checked, method: 'gradcam' });
+}
+
+function camOf(who: string, model: tfl.LayersModel, layerName: string, classIdx: ClassTarget, images: tf.Tensor4D, options: CamOptions): tf.Tensor3D {
+  const request = prepareCam(who, model, layerName, classIdx, images, options);
+  const sampling = checkOneOf(who, 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
+  const seed = options.seed === undefined ? undefined : checkNumber(who, 'options.seed', options.seed, { integer: true });
+  return runCam(request, { mode: sampling, seed });
 }
 
 /** The 8 symmetries of a square as (mirror, quarter turns), in the order of `dihedralViews`. */
@@ -155,18 +175,23 @@ const DIHEDRAL_GROUP = [0, 1, 2, 3].flatMap((turns) => [false, true].map((mirror
 
 /**
  * The engine: the maps of the images, or with `augSmooth` the mean of the maps of their 8
- * dihedral views, each turned back onto the image. `sampling.mode` undefined leaves each
- * stochastic layer in its own mode; with a seed, every view is explained by the same draw.
+ * dihedral views, each turned back onto the image, every view explained for its image's class.
+ * `sampling.mode` undefined leaves each stochastic layer in its own mode; with a seed, every view
+ * is explained by the same draw.
  */
 export function runCam(request: CamRequest, sampling: { mode?: SamplingMode; seed?: number }): tf.Tensor3D {
-  if (!request.augSmooth) return runPass(request, request.images, sampling);
+  const { model, images } = request;
+  // In 'mean' mode the pass's own argmax is the posterior-mean class: 'predicted' costs no extra pass.
+  const meanPass = (sampling.mode === 'mean' || stochasticLayers(model).length === 0) && !request.augSmooth;
+  const classes = meanPass ? request.classes : classesOf(request.classes, model, images);
+  if (!request.augSmooth) return runPass({ ...request, classes }, images, sampling);
   let total: tf.Tensor3D | null = null;
   try {
     for (const { mirror, turns } of DIHEDRAL_GROUP) {
       const view = dihedralTransform(request.images, mirror, turns);
       let map: tf.Tensor3D;
       try {
-        map = runPass(request, view, sampling);
+        map = runPass({ ...request, classes }, view, sampling);
       } finally {
         view.dispose();
       }
@@ -222,10 +247,10 @@ function runPass(request: CamRequest, images: tf.Tensor4D, sampling: { mode?: Sa
 function spatial(request: CamRequest, layerOutput: tf.Tensor): tf.Tensor4D {
   if (!request.reshapeTransform) return layerOutput as tf.Tensor4D;
   const result: unknown = request.reshapeTransform(layerOutput);
-  if (!(result instanceof tf.Tensor) || result.rank !== 4 || result.shape[0] !== layerOutput.shape[0]) {
+  if (!isTensor(result) || result.rank !== 4 || result.shape[0] !== layerOutput.shape[0]) {
     throw new ShapeError(
       `${request.who}: options.reshapeTransform must return [batch, height, width, channels] with batch ${layerOutput.shape[0]}; ` +
-        `got ${result instanceof tf.Tensor ? `shape ${describe(result.shape)}` : describe(result)} ` +
+        `got ${isTensor(result) ? `shape ${describe(result.shape)}` : describe(result)} ` +
         `for the layer output of shape ${describe(layerOutput.shape)}. For tokens, use tokensToGrid(height, width).`,
     );
   }

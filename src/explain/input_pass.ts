@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf } from '../errors';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
 import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampling';
-import { assertFinite, checkBoolean, checkOptions } from '../validation';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget, type ResolvedTarget } from './model_checks';
-import { classScores, withScore, type ScoreKind } from './score';
+import { assertFinite, checkBoolean, checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
+import { checkClassifier, checkImages, resolveClassTarget, type ResolvedTarget } from './model_checks';
+import { classScores, withScore } from './score';
 
 /** Options of the explanations that differentiate down to the input (`fullGrad`, `guidedBackprop`). */
 export interface InputGradientOptions {
@@ -18,7 +18,7 @@ export interface InputGradientOptions {
   checkFinite?: boolean;
 }
 
-export const INPUT_GRADIENT_OPTION_KEYS: readonly (keyof InputGradientOptions)[] = ['score', 'sampling', 'seed', 'checkFinite'];
+const INPUT_GRADIENT_OPTIONS = optionKeys<InputGradientOptions>({ score: true, sampling: true, seed: true, checkFinite: true });
 
 /** A validated request for one forward and one backward pass down to the input. */
 export interface InputPassRequest {
@@ -38,7 +38,7 @@ export function prepareInputPass(
   images: tf.Tensor4D,
   options: InputGradientOptions | undefined,
 ): InputPassRequest {
-  const checked = checkOptions(who, options, INPUT_GRADIENT_OPTION_KEYS);
+  const checked = checkOptions(who, options, INPUT_GRADIENT_OPTIONS);
   const numClasses = checkClassifier(model, who);
   const checkedImages = checkImages(model, images, who);
   if (checkBoolean(who, 'options.checkFinite', checked.checkFinite ?? true)) {
@@ -49,7 +49,7 @@ export function prepareInputPass(
     model,
     images: checkedImages,
     target: resolveClassTarget(classIdx, checkedImages.shape[0], numClasses, who),
-    score: checkOneOf(who, 'options.score', checked.score ?? 'logit', ['logit', 'probability'] as const),
+    score: checkOneOf(who, 'options.score', checked.score ?? 'logit', SCORE_KINDS),
     sampling: {
       mode: checkOneOf(who, 'options.sampling', checked.sampling ?? 'mean', SAMPLING_MODES),
       seed: checked.seed === undefined ? undefined : checkNumber(who, 'options.seed', checked.seed, { integer: true }),

@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, describe } from '../errors';
-
-/**
- * A scalar function of the model's output, the same for every image: [batch, outputs] → [batch],
- * each row's score from that row alone (pytorch-grad-cam's target objects, batched). It sees the
- * logits or the probabilities, as `score` says. `classSum`, `classMargin` and
- * `embeddingSimilarity` build the usual ones.
- */
-export type TargetFunction = (output: tf.Tensor2D) => tf.Tensor1D;
-
-/** What each image is explained for: one class for all, one per image, the model's argmax, or any scalar function of the output. */
-export type ClassTarget = number | number[] | 'predicted' | TargetFunction;
+import { ArgumentError, ShapeError } from '../errors';
+import { withSampling } from '../layers/sampling';
+import type { TargetFunction } from '../conventions';
+import { describe, isTensor } from '../validation';
 
 /** A ClassTarget checked against the batch: one class per image, 'predicted', or a target function. */
 export type ResolvedTarget = number[] | 'predicted' | TargetFunction;
@@ -37,7 +29,7 @@ export function checkClassifier(model: tfl.LayersModel, who: string): number {
 export function checkImages(model: tfl.LayersModel, images: unknown, who: string): tf.Tensor4D {
   const expected = model.inputs[0].shape;
   const pretty = `[batch, ${expected.slice(1).map((d) => d ?? 'any').join(', ')}]`;
-  if (!(images instanceof tf.Tensor)) {
+  if (!isTensor(images)) {
     throw new ArgumentError(`${who}: images must be a tf.Tensor4D ${pretty}; got ${describe(images)}.`);
   }
   const fits = images.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === images.shape[i]);
@@ -63,4 +55,24 @@ export function resolveClassTarget(classIdx: unknown, batch: number, numClasses:
     throw new ArgumentError(`${who}: classIdx must be ${expected}; got ${describe(classIdx)}.`);
   }
   return Array.isArray(classIdx) ? (classIdx as number[]) : new Array<number>(batch).fill(classIdx as number);
+}
+
+/**
+ * What `'predicted'` means everywhere: each image's argmax class under the posterior-mean network
+ * (stochastic layers in 'mean' mode). One forward pass and a read of B integers.
+ */
+export function predictedClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+  return withSampling(model, { mode: 'mean' }, () => {
+    const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
+    try {
+      return Array.from(classes.dataSync());
+    } finally {
+      classes.dispose();
+    }
+  });
+}
+
+/** A ClassTarget as one class per image, running the posterior-mean network for 'predicted'; a target function as is. */
+export function classesOf(target: ResolvedTarget, model: tfl.LayersModel, images: tf.Tensor4D): number[] | TargetFunction {
+  return target === 'predicted' ? predictedClasses(model, images) : target;
 }

@@ -3,7 +3,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError } from '../errors';
 import { outputShapeOf } from './find_layer';
 import { patch } from './patch';
-import type { ResolvedTarget, TargetFunction } from './model_checks';
+import type { TargetFunction } from '../conventions';
+import type { ResolvedTarget } from './model_checks';
 import { classScores } from './score';
 
 /** What one pass through the model records at the target layer. The caller disposes it. */

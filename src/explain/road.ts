@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, checkNumber, checkOneOf, describe } from '../errors';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
+import { ArgumentError, ShapeError } from '../errors';
 import { withSampling } from '../layers/sampling';
 import { SeedStream } from '../random';
-import { checkOptions } from '../validation';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget, type ResolvedTarget } from './model_checks';
-import { classScores, withScore, type ScoreKind } from './score';
+import { checkNumber, checkOneOf, checkOptions, describe, isTensor, optionKeys } from '../validation';
+import { checkClassifier, checkImages, resolveClassTarget, type ResolvedTarget } from './model_checks';
+import { classScores, withScore } from './score';
 
 /** Options of `roadScore`. */
 export interface RoadOptions {
@@ -19,7 +20,7 @@ export interface RoadOptions {
   score?: ScoreKind;
 }
 
-const ROAD_OPTION_KEYS: readonly (keyof RoadOptions)[] = ['percentiles', 'noise', 'seed', 'score'];
+const ROAD_OPTIONS = optionKeys<RoadOptions>({ percentiles: true, noise: true, seed: true, score: true });
 const DEFAULT_PERCENTILES = [10, 20, 30, 40, 50, 60, 70, 80, 90];
 const DEFAULT_NOISE = 0.01;
 /** The imputation solve stops when every residual is below this share of its right-hand side. */
@@ -59,14 +60,14 @@ export function roadScore(
   options: RoadOptions = {},
 ): Road {
   const who = 'roadScore';
-  const checked = checkOptions(who, options, ROAD_OPTION_KEYS);
+  const checked = checkOptions(who, options, ROAD_OPTIONS);
   const numClasses = checkClassifier(model, who);
   checkImages(model, images, who);
   const [batch, height, width] = images.shape;
-  if (!(maps instanceof tf.Tensor) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
+  if (!isTensor(maps) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
     throw new ShapeError(
       `${who}: maps must have shape ${describe([batch, height, width])} (one map per image, at the image size); ` +
-        `got ${maps instanceof tf.Tensor ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
+        `got ${isTensor(maps) ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
     );
   }
   const percentiles = checked.percentiles ?? DEFAULT_PERCENTILES;
@@ -75,7 +76,7 @@ export function roadScore(
   }
   const noise = checkNumber(who, 'options.noise', checked.noise ?? DEFAULT_NOISE, { min: 0 });
   const seed = checked.seed === undefined ? undefined : checkNumber(who, 'options.seed', checked.seed, { integer: true });
-  const scoreKind = checkOneOf(who, 'options.score', checked.score ?? 'logit', ['logit', 'probability'] as const);
+  const scoreKind = checkOneOf(who, 'options.score', checked.score ?? 'logit', SCORE_KINDS);
   const target = resolveClassTarget(classIdx, batch, numClasses, who);
   const seeds = new SeedStream(seed, who);
   const values = maps.arraySync();

@@ -1,15 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError, describe } from '../errors';
-import type { ResolvedTarget, TargetFunction } from './model_checks';
+import type { ScoreKind, TargetFunction } from '../conventions';
+import { ShapeError } from '../errors';
+import { describe, isTensor } from '../validation';
+import type { ResolvedTarget } from './model_checks';
 import { patch } from './patch';
-
-/**
- * What "the class score" is. `'logit'`: the score before a final softmax (Selvaraju et al. 2017,
- * sec. 3: softmax couples the classes, so its gradient mixes in the evidence for the others).
- * `'probability'`: the softmax output (applied here when the model does not end in one).
- */
-export type ScoreKind = 'logit' | 'probability';
 
 type Layer = tfl.layers.Layer;
 type ActivationHolder = { activation?: { getClassName?: () => string } };
@@ -81,10 +76,10 @@ export function classScores(
 /** A target function's scores, checked to be one per row of the output. */
 function targetScores(output: tf.Tensor2D, target: TargetFunction, who: string): tf.Tensor1D {
   const result: unknown = target(output);
-  if (!(result instanceof tf.Tensor) || result.rank !== 1 || result.shape[0] !== output.shape[0]) {
+  if (!isTensor(result) || result.rank !== 1 || result.shape[0] !== output.shape[0]) {
     throw new ShapeError(
       `${who}: classIdx, a target function, must return one score per image, shape ${describe([output.shape[0]])}; ` +
-        `got ${result instanceof tf.Tensor ? `shape ${describe(result.shape)}` : describe(result)}. ` +
+        `got ${isTensor(result) ? `shape ${describe(result.shape)}` : describe(result)}. ` +
         'Reduce each row of the output to a scalar, e.g. with tf.sum(output, 1).',
     );
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ArgumentError, ShapeError, checkNumber, describe } from '../errors';
-import { checkOptions, checkTensor } from '../validation';
-import type { TargetFunction } from './model_checks';
+import type { TargetFunction } from '../conventions';
+import { ArgumentError, ShapeError } from '../errors';
+import { checkNumber, checkOptions, checkTensor, describe, optionKeys } from '../validation';
 
 /**
  * Target functions: what to explain when it is not one class's score. Each is a scalar function
@@ -34,7 +34,7 @@ export interface ClassMarginOptions {
  */
 export function classMargin(classIdx: number, options: ClassMarginOptions = {}): TargetFunction {
   const who = 'classMargin';
-  checkOptions(who, options, ['against']);
+  checkOptions(who, options, optionKeys<ClassMarginOptions>({ against: true }));
   checkNumber(who, 'classIdx', classIdx, { min: 0, integer: true });
   const { against } = options;
   if (against !== undefined) {
@@ -85,7 +85,7 @@ export interface TokensToGridOptions {
  */
 export function tokensToGrid(height: number, width: number, options: TokensToGridOptions = {}): (layerOutput: tf.Tensor) => tf.Tensor4D {
   const who = 'tokensToGrid';
-  checkOptions(who, options, ['skipTokens']);
+  checkOptions(who, options, optionKeys<TokensToGridOptions>({ skipTokens: true }));
   checkNumber(who, 'height', height, { min: 1, integer: true });
   checkNumber(who, 'width', width, { min: 1, integer: true });
   const skip = checkNumber(who, 'options.skipTokens', options.skipTokens ?? 1, { min: 0, integer: true });

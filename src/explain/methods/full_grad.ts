@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ClassTarget } from '../../conventions';
 import { ShapeError } from '../../errors';
 import { layerAddresses, outputShapeOf } from '../find_layer';
 import { inputGradients, prepareInputPass, type InputGradientOptions } from '../input_pass';
 import { normalizePerMap, resizeMaps } from '../maps';
 import { EPSILON } from '../method';
-import type { ClassTarget } from '../model_checks';
 import { patch } from '../patch';
 
 type Layer = tfl.layers.Layer;

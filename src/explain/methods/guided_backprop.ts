@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ClassTarget } from '../../conventions';
 import { cam, type CamOptions } from '../cam';
 import { layerAddresses } from '../find_layer';
 import { inputGradients, prepareInputPass, type InputGradientOptions } from '../input_pass';
-import type { ClassTarget } from '../model_checks';
 import { patch } from '../patch';
 
 type Holder = { activation?: { getClassName?: () => string } };
