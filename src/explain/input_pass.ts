@@ -5,6 +5,7 @@ import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampl
 import { assertFinite, checkBoolean, checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import { checkClassifier, checkImages, resolveClassTarget, type ResolvedTarget } from './model_checks';
 import { classScores, withScore } from './score';
+import { freeTapeOnThrow } from './tape';
 
 /** Options of the explanations that differentiate down to the input (`fullGrad`, `guidedBackprop`). */
 export interface InputGradientOptions {
@@ -73,7 +74,7 @@ export function inputGradients(request: InputPassRequest, probes: tf.Tensor[], i
           const output = model.apply(images, { training: false }) as tf.Tensor;
           return tf.sum(classScores(toScores(output), target, who).scores);
         };
-        return tf.grads(() => total())([images, ...probes]);
+        return tf.grads(() => freeTapeOnThrow(total))([images, ...probes]);
       } finally {
         restore();
       }

@@ -6,6 +6,7 @@ import { patch } from './patch';
 import type { TargetFunction } from '../conventions';
 import type { ResolvedTarget } from './model_checks';
 import { classScores } from './score';
+import { freeTapeOnThrow } from './tape';
 
 /** What one pass through the model records at the target layer. The caller disposes it. */
 export interface LayerPass {
@@ -82,7 +83,7 @@ function recordPass(
   };
   let failure: unknown = null;
   try {
-    if (probe) recorded.gradients = tf.grad((_probe: tf.Tensor) => totalScore())(probe);
+    if (probe) recorded.gradients = tf.grad((_probe: tf.Tensor) => freeTapeOnThrow(totalScore))(probe);
     else tf.tidy(() => void totalScore());
   } catch (error) {
     failure = error;

@@ -51,6 +51,9 @@ export function classMargin(classIdx: number, options: ClassMarginOptions = {}):
     });
 }
 
+/** The floor of |output|·|embedding| in `embeddingSimilarity` (torch's CosineSimilarity eps). */
+const COSINE_EPSILON = 1e-8;
+
 /**
  * The cosine similarity of each output row with `embedding` [outputs]: explains what makes an
  * embedding model's output resemble a concept (pytorch-grad-cam's SimilarityToConceptTarget). The
@@ -68,7 +71,8 @@ export function embeddingSimilarity(embedding: tf.Tensor1D): TargetFunction {
         );
       }
       const dot = tf.sum(tf.mul(output, embedding), 1);
-      return tf.divNoNan(dot, tf.mul(tf.norm(output, 'euclidean', 1), tf.norm(embedding))) as tf.Tensor1D;
+      // As torch's CosineSimilarity: the product of the norms floored at COSINE_EPSILON (a zero row scores 0).
+      return tf.div(dot, tf.maximum(tf.mul(tf.norm(output, 'euclidean', 1), tf.norm(embedding)), COSINE_EPSILON)) as tf.Tensor1D;
     });
 }
 
