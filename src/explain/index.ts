@@ -1,18 +1,23 @@
 /** Explanations: the Grad-CAM family behind one engine, Bayesian maps, overlays and map quality measures. */
 export { cam, gradCam } from './cam';
-export type { CamOptions } from './cam';
+export type { CamOptions, ReshapeTransform } from './cam';
+export { classSum, classMargin, embeddingSimilarity, tokensToGrid } from './targets';
+export type { ClassMarginOptions, TokensToGridOptions } from './targets';
+export { fullGrad } from './methods/full_grad';
+export { guidedBackprop, guidedGradCam } from './methods/guided_backprop';
+export type { InputGradientOptions } from './input_pass';
 export { CAM_METHODS } from './method';
 export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, MapRule } from './method';
-export type { ClassTarget } from './model_checks';
-export type { ScoreKind } from './score';
 export { bayesianCam } from './bayesian';
 export type { BayesianCam, BayesianCamOptions } from './bayesian';
 export { findLayer, camCandidates } from './find_layer';
-export { colormap, COLORMAPS } from './colormap';
+export { colormap, colormapHex, COLORMAPS, CLASS_COLOURS, classColour } from './colormap';
 export type { ColormapName } from './colormap';
 export { overlay } from './overlay';
 export type { OverlayOptions } from './overlay';
 export { deletionCurve, insertionCurve, BASELINES } from './faithfulness';
 export type { Baseline, Curve, CurveOptions } from './faithfulness';
+export { roadScore } from './road';
+export type { Road, RoadOptions } from './road';
 export { localization } from './localization';
 export type { Localization, LocalizationOptions } from './localization';

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, describe } from '../errors';
+import { ArgumentError, ShapeError } from '../errors';
+import { withSampling } from '../layers/sampling';
+import type { TargetFunction } from '../conventions';
+import { describe, isTensor } from '../validation';
 
-/** Which class each image is explained for: one for all, one per image, or the model's argmax. */
-export type ClassTarget = number | number[] | 'predicted';
+/** A ClassTarget checked against the batch: one class per image, 'predicted', or a target function. */
+export type ResolvedTarget = number[] | 'predicted' | TargetFunction;
 
 /** Checks that the model maps one image batch to one [batch, classes] output; returns the class count. */
 export function checkClassifier(model: tfl.LayersModel, who: string): number {
@@ -26,7 +29,7 @@ export function checkClassifier(model: tfl.LayersModel, who: string): number {
 export function checkImages(model: tfl.LayersModel, images: unknown, who: string): tf.Tensor4D {
   const expected = model.inputs[0].shape;
   const pretty = `[batch, ${expected.slice(1).map((d) => d ?? 'any').join(', ')}]`;
-  if (!(images instanceof tf.Tensor)) {
+  if (!isTensor(images)) {
     throw new ArgumentError(`${who}: images must be a tf.Tensor4D ${pretty}; got ${describe(images)}.`);
   }
   const fits = images.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === images.shape[i]);
@@ -39,14 +42,37 @@ export function checkImages(model: tfl.LayersModel, images: unknown, who: string
   return images as tf.Tensor4D;
 }
 
-/** Turns a ClassTarget into one class index per image, or 'predicted'; throws on indices out of range. */
-export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): number[] | 'predicted' {
+/** Turns a ClassTarget into one class index per image, 'predicted' or a target function; throws on indices out of range. */
+export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): ResolvedTarget {
   if (classIdx === 'predicted') return 'predicted';
-  const expected = `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), or 'predicted'`;
+  if (typeof classIdx === 'function') return classIdx as TargetFunction;
+  const expected =
+    `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), ` +
+    "'predicted', or a target function (output) => scores";
   const list = Array.isArray(classIdx) ? classIdx : [classIdx];
   const valid = (c: unknown): boolean => Number.isInteger(c) && (c as number) >= 0 && (c as number) < numClasses;
   if ((Array.isArray(classIdx) && classIdx.length !== batch) || !list.every(valid)) {
     throw new ArgumentError(`${who}: classIdx must be ${expected}; got ${describe(classIdx)}.`);
   }
   return Array.isArray(classIdx) ? (classIdx as number[]) : new Array<number>(batch).fill(classIdx as number);
+}
+
+/**
+ * What `'predicted'` means everywhere: each image's argmax class under the posterior-mean network
+ * (stochastic layers in 'mean' mode). One forward pass and a read of B integers.
+ */
+export function predictedClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+  return withSampling(model, { mode: 'mean' }, () => {
+    const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
+    try {
+      return Array.from(classes.dataSync());
+    } finally {
+      classes.dispose();
+    }
+  });
+}
+
+/** A ClassTarget as one class per image, running the posterior-mean network for 'predicted'; a target function as is. */
+export function classesOf(target: ResolvedTarget, model: tfl.LayersModel, images: tf.Tensor4D): number[] | TargetFunction {
+  return target === 'predicted' ? predictedClasses(model, images) : target;
 }

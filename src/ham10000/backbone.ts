@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { loadKerasWeights } from '../node/keras';
 import { cachedWeightFile, type WeightFileSpec } from '../node/keras_applications';

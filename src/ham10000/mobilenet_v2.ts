@@ -1,6 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber } from '../errors';
-import { checkOptions } from '../validation';
+import { checkNumber, checkOptions } from '../validation';
 import type { SeedStream } from '../random';
 import { imagenetWeightSpec } from '../node/keras_applications';
 import { applyLayer as apply, BACKBONE_OPTION_KEYS, batchNorm, checkImageShape, initSeeds, kernelInit, withWeights, type Backbone, type BackboneOptions } from './backbone';

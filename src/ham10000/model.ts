@@ -1,12 +1,12 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
 import type { Backbone, BackboneOptions } from './backbone';
 import { mobilenetV2 } from './mobilenet_v2';
 import type { Preprocessing } from './preprocess';
 import { resnet50 } from './resnet50';
+import { RUN_DEFAULTS } from './run';
 import { compactCnn, vgg16 } from './vgg16';
 
 /**
@@ -81,6 +81,11 @@ export interface ClassifierOptions {
   seed: number;
 }
 
+const CLASSIFIER_OPTIONS = optionKeys<ClassifierOptions>({
+  arch: true, imageSize: true, numClasses: true, trainingExamples: true, trainableLayers: true, pooling: true, head: true,
+  denseUnits: true, bayesianHidden: true, weights: true, alpha: true, seed: true,
+});
+
 /** What `buildClassifier` returns: the model and what training and Grad-CAM need to know about it. */
 export interface Classifier {
   /** Image (preprocessed, see `preprocessing`) → class probabilities; no nested models. */
@@ -102,17 +107,18 @@ export interface Classifier {
  * frozen, and a Bayesian head: pooling, an optional dense layer, and a DenseFlipout softmax with
  * klWeight = 1 / training examples (Blundell et al. 2015, eq. 8 spread over the examples).
  */
-export async function buildClassifier(options: ClassifierOptions): Promise<Classifier> {
+export async function buildClassifier(given: ClassifierOptions): Promise<Classifier> {
   const who = 'buildClassifier';
+  const options = checkOptions(who, given, CLASSIFIER_OPTIONS);
   const arch = checkOneOf(who, 'arch', options.arch, ARCHITECTURES);
   const imageSize = checkNumber(who, 'imageSize', options.imageSize, { min: 1, integer: true });
   const numClasses = checkNumber(who, 'numClasses', options.numClasses, { min: 2, integer: true });
   const examples = checkNumber(who, 'trainingExamples', options.trainingExamples, { min: 1, integer: true });
   const seed = checkNumber(who, 'seed', options.seed, { integer: true });
   const pooling = checkOneOf(who, 'pooling', options.pooling ?? defaultPooling(arch), POOLINGS);
-  const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? 0, { min: 0, integer: true });
-  const headKind = checkOneOf(who, 'head', options.head ?? 'flipout', HEADS);
-  const bayesianHidden = checkBoolean(who, 'bayesianHidden', options.bayesianHidden ?? false);
+  const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? RUN_DEFAULTS.denseUnits, { min: 0, integer: true });
+  const headKind = checkOneOf(who, 'head', options.head ?? RUN_DEFAULTS.head, HEADS);
+  const bayesianHidden = checkBoolean(who, 'bayesianHidden', options.bayesianHidden ?? RUN_DEFAULTS.bayesianHidden);
   if (bayesianHidden && (headKind !== 'flipout' || denseUnits === 0)) {
     invalidArgument(who, 'bayesianHidden', "used only with head 'flipout' and denseUnits > 0", true, 'Add --dense <units> and keep --head flipout, or drop --bayesian-hidden.');
   }

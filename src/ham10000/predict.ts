@@ -2,20 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { checkNumber } from '../errors';
-import { bayesianCam, overlay } from '../explain';
+import { DEFAULT_SAMPLES } from '../conventions';
+import { checkNumber, checkOptions, optionKeys } from '../validation';
+import { bayesianCam, overlay, type BayesianCam, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
-import { densityPlotSvg } from './charts';
-import { loadRun, type LoadedRun } from './evaluate';
+import { colourScaleSvg, densityPlotSvg } from './charts';
+import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
 import { readImage } from './images';
 import { preprocessImages } from './preprocess';
 
 /** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
-  /** Monte Carlo samples of the class probabilities. Default 100. */
+  /** Monte Carlo samples of the class probabilities. Default `DEFAULT_SAMPLES` (100). */
   samples?: number;
-  /** Networks drawn for the Bayesian Grad-CAM. Default 16. */
+  /** Networks drawn for the Bayesian Grad-CAM. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** Default 0. */
   seed?: number;
@@ -24,6 +25,9 @@ export interface ExplainImageOptions {
   /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
   display?: tf.Tensor3D;
 }
+
+const EXPLAIN_IMAGE_KEYS = { samples: true, camSamples: true, seed: true, tta: true, display: true } as const;
+const EXPLAIN_IMAGE_OPTIONS = optionKeys<ExplainImageOptions>(EXPLAIN_IMAGE_KEYS);
 
 /** Side of the images the CLI and the report draw overlays on: the model's input may be 32 px. */
 export const DISPLAY_SIZE = 224;
@@ -47,10 +51,12 @@ export interface ImageExplanation {
   samples: number;
   /** The density plot, one curve per class, as an SVG document. */
   densitySvg: string;
-  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes. */
+  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes, each with its colour scale below. */
   camMeanPng: Buffer;
-  /** The standard-deviation overlay: where the explanation is unsure. */
+  /** The standard-deviation overlay: where the explanation is unsure. It is scaled to its own maximum, `camStdMax`, which its colour scale names. */
   camStdPng: Buffer;
+  /** The largest per-pixel standard deviation of the map (the top of the std overlay's colour scale). */
+  camStdMax: number;
   /** The mean map [1, H, W] at the model's input size, for localisation against a mask. */
   camMean: tf.Tensor3D;
   /** Frees `camMean`. */
@@ -61,22 +67,43 @@ export interface ImageExplanation {
  * Monte Carlo prediction and Bayesian Grad-CAM of one RGB image [H, W, 3] (0..255, at the run's
  * image size): what `predict` writes to files and `report` inlines.
  */
-export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: ExplainImageOptions = {}): Promise<ImageExplanation> {
-  const samples = checkNumber('explainImage', 'samples', options.samples ?? 100, { min: 2, integer: true });
-  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? 16, { min: 2, integer: true });
+export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: ExplainImageOptions = {}): Promise<ImageExplanation> {
+  const options = checkOptions('explainImage', given, EXPLAIN_IMAGE_OPTIONS);
+  const samples = checkNumber('explainImage', 'samples', options.samples ?? DEFAULT_SAMPLES, { min: 2, integer: true });
+  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
   const input = tf.tidy(() => preprocessImages(tf.expandDims(rgb, 0) as tf.Tensor4D, run.config.preprocessing ?? 'caffe'));
-  const views = options.tta ? dihedralViews() : undefined;
-  const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views });
-  const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1] } });
-  prediction.dispose();
-  const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
-  input.dispose();
+  let summary: McSummary;
+  let cam: BayesianCam;
+  // Every step may throw (a bad layer, out of memory): each tensor is freed on every path.
+  try {
+    const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views: options.tta ? dihedralViews() : undefined });
+    try {
+      summary = await prediction.summaryAsync({ classNames: classes, density: { range: [0, 1], bandwidth: 'oversmoothed' } });
+    } finally {
+      prediction.dispose();
+    }
+    cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
+  } finally {
+    input.dispose();
+  }
   const shown = options.display ?? rgb;
-  const [camMeanPng, camStdPng] = await Promise.all([overlayPng(shown, cam.mean), overlayPng(shown, cam.std, true)]);
-  const camMean = tf.clone(cam.mean);
-  cam.dispose();
+  let pngs: [Buffer, Buffer];
+  let camMean: tf.Tensor3D;
+  let camStdMax: number;
+  try {
+    const stdPeak = tf.max(cam.std);
+    camStdMax = (await stdPeak.data().finally(() => stdPeak.dispose()))[0];
+    pngs = await Promise.all([
+      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
+      overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
+    ]);
+    camMean = tf.clone(cam.mean);
+  } finally {
+    cam.dispose();
+  }
+  const [camMeanPng, camStdPng] = pngs;
   const mean = summary.mean[0];
   const top = mean.indexOf(Math.max(...mean));
   return {
@@ -95,20 +122,31 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: Ex
     densitySvg: densityPlotSvg(summary.densities![0], classes, `Predicted: ${classes[top]} (${(mean[top] * 100).toFixed(1)} %)`),
     camMeanPng,
     camStdPng,
+    camStdMax,
     camMean,
     dispose: () => camMean.dispose(),
   };
 }
 
-/** Blends map 0 of `maps` over the image; a standard-deviation map is first scaled to its own maximum. */
-async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, rescale = false): Promise<Buffer> {
+/**
+ * Blends map 0 of `maps` over the image, the value `top` at the colour map's end (a standard
+ * deviation map is scaled to its own maximum so its shape shows), with the colour scale below it,
+ * from 0 to `top`, so the colours keep their values.
+ */
+async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, scale: { colormap: ColormapName; top: number; label: string }): Promise<Buffer> {
   const blended = tf.tidy(() => {
     const map = tf.squeeze(tf.slice(maps, [0, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
-    const scaled = rescale ? tf.div(map, tf.maximum(tf.max(map), 1e-12)) : map;
-    return overlay(rgb, scaled as tf.Tensor2D);
+    return overlay(rgb, tf.div(map, Math.max(scale.top, 1e-12)) as tf.Tensor2D, { colormap: scale.colormap });
   });
   try {
-    return await encodePng(blended);
+    const [height, width] = blended.shape;
+    const scalePng = await sharp(Buffer.from(colourScaleSvg(scale.colormap, 0, scale.top, scale.label))).resize({ width, fit: 'contain', background: 'white' }).png().toBuffer();
+    const { height: scaleHeight = 0 } = await sharp(scalePng).metadata();
+    return await sharp(await encodePng(blended))
+      .extend({ bottom: scaleHeight, background: 'white' })
+      .composite([{ input: scalePng, top: height, left: 0 }])
+      .png()
+      .toBuffer();
   } finally {
     blended.dispose();
   }
@@ -129,19 +167,20 @@ export interface PredictImageOptions extends ExplainImageOptions {
 }
 
 /** What `predictImage` returns: the explanation's numbers, with the paths of the files written instead of their bytes. */
-export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camMean' | 'dispose'> & {
+export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camStdMax' | 'camMean' | 'dispose'> & {
   image: string;
   files: { density: string; camMean: string; camStd: string };
 };
 
 /** `ham10000 predict`: the JSON summary of one image, with its density plot and Grad-CAM overlays written as PNGs. */
-export async function predictImage(options: PredictImageOptions): Promise<ImagePrediction> {
+export async function predictImage(given: PredictImageOptions): Promise<ImagePrediction> {
+  const options = checkOptions('predictImage', given, optionKeys<PredictImageOptions>({ ...EXPLAIN_IMAGE_KEYS, model: true, image: true, out: true }));
   const run = await loadRun(options.model);
   try {
     const size = run.config.imageSize;
     const rgb = await readImage(options.image, { height: size, width: size });
     const display = await readImage(options.image, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
-    const explanation = await explainImage(run, rgb, { ...options, display }).finally(() => tf.dispose([rgb, display]));
+    const explanation = await explainImage(run, rgb, { samples: options.samples, camSamples: options.camSamples, seed: options.seed, tta: options.tta, display }).finally(() => tf.dispose([rgb, display]));
     explanation.dispose();
     const out = options.out ?? path.join(options.model, 'predictions', path.parse(options.image).name);
     fs.mkdirSync(out, { recursive: true });

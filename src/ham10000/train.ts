@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, DataError, invalidArgument } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { stochasticLayers, withSampling } from '../layers';
 import { SeedStream } from '../random';
 import { McPredictor } from '../uncertainty';
@@ -17,7 +18,9 @@ import {
   latestCheckpoint,
   LR_SCHEDULES,
   readRunConfig,
+  recordsOfSplit,
   restoreCheckpoint,
+  RUN_DEFAULTS,
   runPaths,
   writeCheckpoint,
   writeRunConfig,
@@ -29,7 +32,7 @@ import {
 } from './run';
 import { splitByLesion } from './split';
 
-/** Options of `train`: data, run folder, network, optimisation and class balance. */
+/** Options of `train`: data, run folder, network, optimisation and class balance. Defaults: `RUN_DEFAULTS`. */
 export interface TrainOptions {
   /** Dataset folder in the HAM10000 layout. */
   data: string;
@@ -97,6 +100,11 @@ export interface TrainResult {
   problems: DataProblem[];
 }
 
+const TRAIN_OPTIONS = optionKeys<TrainOptions>({
+  data: true, out: true, epochs: true, imageSize: true, arch: true, weights: true, alpha: true, seed: true, resume: true, batchSize: true,
+  learningRate: true, lrSchedule: true, trainableLayers: true, pooling: true, head: true, denseUnits: true, bayesianHidden: true,
+  validationSamples: true, balance: true, augment: true, patience: true, validation: true, test: true, cache: true, limit: true, onEvent: true,
+});
 const CACHE_IN_MEMORY_LIMIT = 2 ** 30;
 /** Keeps log(p) finite in the loss. */
 const EPSILON = 1e-7;
@@ -107,25 +115,39 @@ const EPSILON = 1e-7;
  * epoch and step numbers alone, and each checkpoint holds the optimizer state, so `resume`
  * continues exactly where an uninterrupted run would be (bit for bit on the cpu backend).
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(given: TrainOptions): Promise<TrainResult> {
+  const options = checkOptions('train', given, TRAIN_OPTIONS);
   const emit = options.onEvent ?? (() => undefined);
   const dataset = await loadHam10000(options.data);
   if (dataset.records.length === 0) {
     throw new DataError(`train: data folder '${options.data}' must hold usable images; found none (${dataset.problems.length} problems). Check the path and the layout.`);
   }
   const checkpoint = options.resume ? latestCheckpoint(options.out) : null;
-  const config = options.resume && checkpoint ? resumeConfig(options) : newConfig(options, dataset.records);
-  const sides = recordsOfSplit(dataset.records, config);
+  const settings = options.resume && checkpoint ? resumeConfig(options) : newSettings(options, dataset.records);
+  const sides = recordsOfSplit(dataset.records, settings);
   const classifier = await buildClassifier({
-    ...config,
-    numClasses: config.classes.length,
+    arch: settings.arch,
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+    pooling: settings.pooling,
+    head: settings.head,
+    denseUnits: settings.denseUnits,
+    numClasses: settings.classes.length,
     trainingExamples: sides.train.length,
-    trainableLayers: config.trainableLayers ?? undefined,
-    weights: config.weights ?? undefined,
-    bayesianHidden: config.bayesianHidden ?? false,
+    trainableLayers: settings.trainableLayers ?? undefined,
+    weights: settings.weights ?? undefined,
+    ...(settings.alpha === undefined ? {} : { alpha: settings.alpha }),
+    bayesianHidden: settings.bayesianHidden ?? false,
   });
-  const { frozenLayerCount, camLayer, preprocessing, pretrained, warnings } = classifier;
-  Object.assign(config, { frozenLayerCount, camLayer, preprocessing, pretrained, warnings });
+  // What only the built network knows completes the run's settings.
+  const config: RunConfig = {
+    ...settings,
+    frozenLayerCount: classifier.frozenLayerCount,
+    camLayer: classifier.camLayer,
+    preprocessing: classifier.preprocessing,
+    pretrained: classifier.pretrained,
+    warnings: classifier.warnings,
+  };
   const optimizer = tf.train.adam(config.learningRate);
   const { frozen, trainable } = splitClassifier(classifier.model, classifier.frozenLayerCount);
   let caches: Caches | null = null;
@@ -153,43 +175,44 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
+/** The parts of a run's settings that the built network fills in. */
+type NetworkFacts = 'frozenLayerCount' | 'camLayer' | 'pretrained' | 'warnings';
+
+/** A new run's settings from the options and `RUN_DEFAULTS`, and its seeded lesion split. */
+function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunConfig, NetworkFacts> {
   const who = 'train';
   if (fs.existsSync(runPaths(options.out).latest) && !options.resume) {
     invalidArgument(who, 'out', 'a folder without a previous run', options.out, 'Add --resume to continue it, or choose another --out.');
   }
-  const seed = checkNumber(who, 'seed', options.seed ?? 42, { integer: true });
+  const seed = checkNumber(who, 'seed', options.seed ?? RUN_DEFAULTS.seed, { integer: true });
   const split = splitByLesion(records, { validation: options.validation, test: options.test, seed });
   const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
   const ids = (side: LesionRecord[]) => side.slice(0, limit).map((record) => record.imageId);
+  const arch = checkOneOf(who, 'arch', options.arch ?? RUN_DEFAULTS.arch, ARCHITECTURES);
   return {
     version: 1,
     classes: [...CLASSES],
-    arch: checkOneOf(who, 'arch', options.arch ?? 'vgg16', ARCHITECTURES),
-    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? 224, { min: 8, integer: true }),
+    arch,
+    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? RUN_DEFAULTS.imageSize, { min: 8, integer: true }),
     seed,
-    epochs: checkNumber(who, 'epochs', options.epochs ?? 10, { min: 1, integer: true }),
-    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? 32, { min: 1, integer: true }),
-    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? 1e-3, { min: 0, exclusiveMin: true }),
-    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? 'constant', LR_SCHEDULES),
+    epochs: checkNumber(who, 'epochs', options.epochs ?? RUN_DEFAULTS.epochs, { min: 1, integer: true }),
+    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? RUN_DEFAULTS.batchSize, { min: 1, integer: true }),
+    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? RUN_DEFAULTS.learningRate, { min: 0, exclusiveMin: true }),
+    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? RUN_DEFAULTS.lrSchedule, LR_SCHEDULES),
     trainableLayers: options.trainableLayers ?? null,
-    frozenLayerCount: 0,
-    pooling: options.pooling ?? defaultPooling(options.arch ?? 'vgg16'),
-    head: checkOneOf(who, 'head', options.head ?? 'flipout', HEADS),
-    denseUnits: options.denseUnits ?? 0,
-    bayesianHidden: options.bayesianHidden ?? false,
-    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? 0, { min: 0, integer: true }),
-    camLayer: '',
-    balance: checkOneOf(who, 'balance', options.balance ?? 'weights', BALANCES),
-    augment: options.augment ?? false,
-    patience: checkNumber(who, 'patience', options.patience ?? 0, { min: 0, integer: true }),
-    pretrained: false,
+    pooling: options.pooling ?? defaultPooling(arch),
+    head: checkOneOf(who, 'head', options.head ?? RUN_DEFAULTS.head, HEADS),
+    denseUnits: options.denseUnits ?? RUN_DEFAULTS.denseUnits,
+    bayesianHidden: options.bayesianHidden ?? RUN_DEFAULTS.bayesianHidden,
+    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? RUN_DEFAULTS.validationSamples, { min: 0, integer: true }),
+    balance: checkOneOf(who, 'balance', options.balance ?? RUN_DEFAULTS.balance, BALANCES),
+    augment: options.augment ?? RUN_DEFAULTS.augment,
+    patience: checkNumber(who, 'patience', options.patience ?? RUN_DEFAULTS.patience, { min: 0, integer: true }),
     ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
     weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
     summary: split.summary,
-    warnings: [],
   };
 }
 
@@ -198,13 +221,6 @@ function resumeConfig(options: TrainOptions): RunConfig {
   const config = readRunConfig(options.out);
   if (options.epochs !== undefined) config.epochs = checkNumber('train', 'epochs', options.epochs, { min: 1, integer: true });
   return config;
-}
-
-/** The records of each side of a run's split (by image id); images no longer in the folder are left out. */
-export function recordsOfSplit(records: LesionRecord[], config: RunConfig): Record<'train' | 'validation' | 'test', LesionRecord[]> {
-  const byId = new Map(records.map((record) => [record.imageId, record]));
-  const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((record): record is LesionRecord => record !== undefined);
-  return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
 }
 
 interface Caches {

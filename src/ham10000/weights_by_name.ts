@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { DataError, describe, ShapeError } from '../errors';
+import { DataError, ShapeError } from '../errors';
+import { describe } from '../validation';
 import { readModelArtifacts } from '../node/model_io';
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, DataError, describe } from '../errors';
+import { ArgumentError, DataError } from '../errors';
+import { describe } from '../validation';
 import { readKerasWeights, type KerasLayerWeights, type KerasWeightFile, type KerasWeightFormat } from './read';
 
 /** What `loadKerasWeights` loaded. */

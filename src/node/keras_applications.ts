@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DataError, invalidArgument } from '../errors';
+import { DataError } from '../errors';
+import { invalidArgument } from '../validation';
 
 /**
  * The ImageNet weights of the Keras Applications, fetched on demand from the address Keras itself
