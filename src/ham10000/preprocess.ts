@@ -25,6 +25,7 @@ export function vggPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
  * modes: 'caffe' (VGG16, ResNet50: BGR minus the ImageNet means) or 'tf' (MobileNetV2: [-1, 1]).
  */
 export const PREPROCESSINGS = ['caffe', 'tf'] as const;
+/** A Keras preprocessing mode (see PREPROCESSINGS). */
 export type Preprocessing = (typeof PREPROCESSINGS)[number];
 
 /** Keras 'tf' preprocessing (MobileNetV2): RGB 0..255 to [-1, 1], x / 127.5 - 1. */

@@ -27,10 +27,12 @@ export interface WeightFileSpec {
 
 /** The architectures with ImageNet weights here, each with its Keras notop file. */
 export const IMAGENET_ARCHITECTURES = ['vgg16', 'resnet50', 'mobilenetv2'] as const;
+/** An architecture with ImageNet weights (see IMAGENET_ARCHITECTURES). */
 export type ImagenetArchitecture = (typeof IMAGENET_ARCHITECTURES)[number];
 
-/** Widths and input sizes Keras publishes MobileNetV2 weights for (keras/src/applications/mobilenet_v2.py). */
+/** Widths Keras publishes MobileNetV2 weights for (keras/src/applications/mobilenet_v2.py). */
 export const MOBILENET_V2_ALPHAS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const;
+/** Input sizes Keras publishes MobileNetV2 weights for; others take the 224 file. */
 export const MOBILENET_V2_ROWS = [96, 128, 160, 192, 224] as const;
 
 /**
