@@ -106,6 +106,21 @@ describe('loadKerasWeights: Keras-written files', () => {
 });
 
 describe('loadKerasWeights: all or nothing', () => {
+  it('frees every tensor when setting a layer fails midway (injected), and a base whose weights fail is freed whole', async () => {
+    const model = miniVgg();
+    const layer = model.getLayer('block2_conv1');
+    const original = layer.setWeights.bind(layer);
+    layer.setWeights = () => {
+      throw new Error('injected');
+    };
+    await expectNoLeaks(() => expect(loadKerasWeights(model, path.join(DIR, caseOf('mini_vgg').files.keras))).rejects.toThrow('injected'), () => undefined);
+    layer.setWeights = original;
+    model.dispose();
+    const before = tf.memory().numTensors;
+    await expect(mobilenetV2({ inputShape: [32, 32, 3], alpha: 0.35, weights: path.join(DIR, caseOf('mobilenetv2_0.1').files.legacyWeights) })).rejects.toThrow(/^loadKerasWeights: .* has shape/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   const file = path.join(DIR, caseOf('mini_vgg').files.legacyWeights);
 
   it('names every missing, extra and wrongly shaped weight in one error, and changes nothing', async () => {
