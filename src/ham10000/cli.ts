@@ -7,10 +7,12 @@ import cliProgress from 'cli-progress';
 import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
+import { LAPLACE_STRUCTURES } from '../layers';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
+import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, LR_SCHEDULES, runPaths } from './run';
@@ -135,10 +137,13 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
+    .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
+    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default('kron'))
     .action(async (o) => {
       await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
-      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });
+      const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
+      const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);

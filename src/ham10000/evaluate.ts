@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber, checkOneOf, DataError } from '../errors';
+import type { LaplaceStructure } from '../layers';
 import { loadModel } from '../node/model_io';
 import {
   dihedralViews,
@@ -22,6 +23,7 @@ import {
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
+import { posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
 import { latestCheckpoint, readRunConfig, runPaths, type RunConfig } from './run';
 import { recordsOfSplit } from './train';
 
@@ -123,6 +125,10 @@ export interface EvaluateOptions {
   tta?: boolean;
   /** The run's best model (default) or its last checkpoint's (e.g. to compare runs after the same number of epochs). */
   checkpoint?: RunModel;
+  /** Uncertainty added without retraining: 'laplace' fits a last-layer Laplace posterior to a dense-head run first (see `posthocLaplace`). Default none. */
+  posthoc?: PosthocMethod;
+  /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default 'kron'. */
+  laplaceStructure?: LaplaceStructure;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -146,6 +152,8 @@ export interface Evaluation {
   tta: boolean;
   /** Which model of the run was evaluated. */
   checkpoint: RunModel;
+  /** The post-hoc posterior the predictions sampled, or null for the run's own model. */
+  posthoc: PosthocSummary | null;
   classes: string[];
   accuracy: number;
   balancedAccuracy: number;
@@ -182,6 +190,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
   const run = await loadRun(options.model, options.checkpoint);
+  let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {
     const { config } = run;
     const dataset = await loadHam10000(options.data);
@@ -189,28 +198,32 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
+    if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? 'kron');
+    const model = posthoc?.laplace.model ?? run.model;
     const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
-    const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
-    const calibrationSet = await conformalCalibration(run, predictOptions);
+    const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });
+    const calibrationSet = await conformalCalibration(model, config, predictOptions);
     return {
       split,
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
       samples: options.samples ?? 30,
       tta: options.tta ?? false,
       checkpoint: options.checkpoint ?? 'best',
+      posthoc: posthoc?.summary ?? null,
       problems: [...dataset.problems, ...predictions.problems],
     };
   } finally {
+    posthoc?.laplace.dispose();
     run.dispose();
   }
 }
 
 /** The run's own validation images, from the folder it was trained on, when that folder is still there. */
-async function conformalCalibration(run: LoadedRun, options: PredictRecordsOptions): Promise<RecordPredictions | null> {
-  if (!fs.existsSync(run.config.data) || run.config.split.validation.length === 0) return null;
-  const dataset = await loadHam10000(run.config.data);
-  const validation = recordsOfSplit(dataset.records, run.config).validation;
-  return validation.length === 0 ? null : predictRecords(run.model, validation, options);
+async function conformalCalibration(model: tfl.LayersModel, config: RunConfig, options: PredictRecordsOptions): Promise<RecordPredictions | null> {
+  if (!fs.existsSync(config.data) || config.split.validation.length === 0) return null;
+  const dataset = await loadHam10000(config.data);
+  const validation = recordsOfSplit(dataset.records, config).validation;
+  return validation.length === 0 ? null : predictRecords(model, validation, options);
 }
 
 /** Every metric of an evaluation from predictions; `calibrationSet` calibrates the conformal sets. */
@@ -219,7 +232,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'problems'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'posthoc' | 'problems'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

@@ -15,6 +15,8 @@ export { readRunConfig, latestCheckpoint, runPaths, BALANCES, LR_SCHEDULES } fro
 export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule } from './run';
 export { evaluateRun, loadRun, predictRecords, metricsOf, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
 export type { Evaluation, ImagePredictionRecord, EvaluateOptions, RunModel, LoadedRun, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { posthocLaplace, POSTHOC_METHODS } from './posthoc';
+export type { PosthocMethod, PosthocSummary } from './posthoc';
 export { compareEvaluationFiles } from './compare';
 export type { EvaluationComparison } from './compare';
 export { localizeRun, centredBlob } from './localize';

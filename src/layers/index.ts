@@ -15,6 +15,8 @@ export type { Conv2DFlipoutArgs } from './conv2d_flipout';
 export { Conv2DReparameterization, conv2dReparameterization } from './conv2d_reparameterization';
 export type { Conv2DReparameterizationArgs } from './conv2d_reparameterization';
 export { MCDropout, mcDropout } from './mc_dropout';
+export { LaplaceDense, LAPLACE_STRUCTURES } from './laplace_dense';
+export type { LaplaceDenseArgs, LaplaceStructure } from './laplace_dense';
 export type { MCDropoutArgs } from './mc_dropout';
 export { NormalPrior, ScaleMixturePrior, createPrior, DEFAULT_PRIOR, DEFAULT_SCALE_MIXTURE } from './priors';
 export type { Prior, PriorSpec, NormalPriorSpec, ScaleMixturePriorSpec, DivergenceContext } from './priors';

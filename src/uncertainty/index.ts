@@ -2,7 +2,8 @@
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
  * selective-prediction metrics, paired comparisons of two models, temperature scaling, conformal prediction sets, and test-time
- * augmentation views that the Monte Carlo samples can mix with the weight noise.
+ * augmentation views that the Monte Carlo samples can mix with the weight noise; and uncertainty for
+ * an already trained deterministic model: a last-layer Laplace posterior and deep ensembles.
  */
 export { McPredictor, mcPredict } from './predictor';
 export type { McPredictOptions } from './predictor';
@@ -20,3 +21,6 @@ export { comparePredictions } from './compare';
 export type { Comparison, CompareOptions, MetricDifference } from './compare';
 export { ConformalClassifier, setMetrics } from './conformal';
 export type { ConformalOptions, ConformalScore } from './conformal';
+export { fitLastLayerLaplace, LastLayerLaplace, MAX_FULL_PARAMETERS } from './laplace';
+export type { LastLayerLaplaceOptions } from './laplace';
+export { ensemblePredict } from './ensemble';
