@@ -4,6 +4,7 @@
  * `tfjs-trust/node`, the HAM10000 pipeline in `tfjs-trust/ham10000`.
  */
 export * from './errors';
+export * from './conventions';
 export { SeedStream } from './random';
 export * from './layers';
 export * from './uncertainty';

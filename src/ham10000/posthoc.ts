@@ -7,8 +7,7 @@ import type { LaplaceStructure } from '../layers';
 import { loadHam10000 } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
-import type { RunConfig } from './run';
-import { recordsOfSplit } from './train';
+import { recordsOfSplit, type RunConfig } from './run';
 
 /** Uncertainty added to a trained run without retraining: `'laplace'`, a last-layer Laplace posterior. */
 export const POSTHOC_METHODS = ['laplace'] as const;

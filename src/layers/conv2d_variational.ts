@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, describe, invalidArgument, ShapeError } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOneOf, describe, invalidArgument } from '../validation';
 import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';

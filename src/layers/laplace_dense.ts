@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError, checkNumber, checkOneOf, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOneOf, describe } from '../validation';
 import { SeedStream } from '../random';
 import { callSampling, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 import { singleShape, type ActivationIdentifier, type LayerArgs } from './variational';

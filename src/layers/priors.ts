@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import type { SeedStream } from '../random';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, invalidArgument } from '../validation';
 
 /** What every prior spec may say besides its kind. */
 interface PriorSpecBase {

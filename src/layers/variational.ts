@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, ShapeError, describe, invalidArgument } from '../errors';
+import { ShapeError } from '../errors';
 import { SeedStream } from '../random';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, describe, invalidArgument } from '../validation';
 import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
 import { type Initializer, type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
 import { createPrior, type Prior, type PriorSpec } from './priors';

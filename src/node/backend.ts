@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkOneOf, TrustError } from '../errors';
+import { TrustError } from '../errors';
+import { checkOneOf, checkOptions, optionKeys } from '../validation';
 
 /** The backends tfjs-trust knows how to bring up in Node, fastest first. */
 export const BACKENDS = ['cuda', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -73,7 +74,8 @@ export interface SelectedBackend {
  * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
  * tfjs-node is an optional dependency: where it is not installed, the next one is used.
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<SelectedBackend> {
+export async function selectBackend(given: SelectBackendOptions = {}): Promise<SelectedBackend> {
+  const options = checkOptions('selectBackend', given, optionKeys<SelectBackendOptions>({ backend: true, env: true, load: true }));
   const env = options.env ?? process.env;
   const requested = options.backend ?? (env[BACKEND_ENV] || undefined);
   const wanted = requested === undefined ? undefined : checkOneOf('selectBackend', 'backend', requested, BACKENDS);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { invalidArgument, checkNumber } from '../errors';
+import { DEFAULT_SAMPLES } from '../conventions';
+import { checkNumber, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { McPrediction, type McStrategy } from './prediction';
 import { McPredictor, type McPredictOptions } from './predictor';
@@ -15,7 +16,7 @@ const WHO = 'ensemblePredict';
  * gives the same sample each time; a Bayesian member (variational layers, MC dropout, a
  * `LastLayerLaplace` model) is sampled by `mcPredict`, its own deterministic prefix run once,
  * so the samples mix both sources of epistemic uncertainty. With S a multiple of M every member
- * weighs the same (the default: 100 rounded up to a multiple of M). Options are `mcPredict`'s;
+ * weighs the same (the default: `DEFAULT_SAMPLES` (100) rounded up to a multiple of M). Options are `mcPredict`'s;
  * `seed` seeds every member's sampling.
  */
 export function ensemblePredict(models: readonly tfl.LayersModel[], images: tf.Tensor, options: McPredictOptions = {}): McPrediction {
@@ -50,5 +51,3 @@ export function ensemblePredict(models: readonly tfl.LayersModel[], images: tf.T
   }
 }
 
-/** Default samples: mcPredict's 100, rounded up to a multiple of the members so that each weighs the same. */
-const DEFAULT_SAMPLES = 100;

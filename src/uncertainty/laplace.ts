@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, checkNumber, checkOneOf, describe } from '../errors';
+import { ArgumentError, ShapeError } from '../errors';
 import { LAPLACE_STRUCTURES, LaplaceDense, type LaplaceDenseArgs, type LaplaceStructure } from '../layers/laplace_dense';
 import { stochasticLayers } from '../layers/sampling';
-import { checkModel, checkOptions, checkTensor } from '../validation';
+import { checkModel, checkNumber, checkOneOf, checkOptions, checkTensor, describe, optionKeys } from '../validation';
 import { lastLayerCurvature, logMarginalLikelihood, posteriorWeights, priorPrecisionByMarginalLikelihood, type Curvature } from './laplace_posterior';
 
 /** Options of `fitLastLayerLaplace`: the covariance structure, the prior, and the batch size. */
@@ -23,7 +23,7 @@ export interface LastLayerLaplaceOptions {
 }
 
 const WHO = 'fitLastLayerLaplace';
-const OPTION_KEYS = ['structure', 'priorPrecision', 'batchSize', 'seed'] as const;
+const OPTION_KEYS = optionKeys<LastLayerLaplaceOptions>({ structure: true, priorPrecision: true, batchSize: true, seed: true });
 const DEFAULTS = { structure: 'kron', batchSize: 128 } as const;
 /** The largest layer the dense (full) structure and the dense covariance accept: a P × P float matrix of 64 MB. */
 export const MAX_FULL_PARAMETERS = 4096;

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/ham10000/cli';
-import { evaluateRun, loadRun } from '../../src/ham10000/evaluate';
+import { evaluateRun } from '../../src/ham10000/evaluate';
 import { posthocLaplace } from '../../src/ham10000/posthoc';
-import { readRunConfig } from '../../src/ham10000/run';
+import { loadRun, readRunConfig } from '../../src/ham10000/run';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
 import { train } from '../../src/ham10000/train';
 
