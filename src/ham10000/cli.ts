@@ -9,6 +9,7 @@ import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { LAPLACE_STRUCTURES } from '../layers';
+import { DEFAULT_LAPLACE_STRUCTURE } from '../uncertainty';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
@@ -139,7 +140,7 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
     .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
-    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default('kron'))
+    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default(DEFAULT_LAPLACE_STRUCTURE))
     .action(async (o) => {
       await useBackend(o.backend);
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });

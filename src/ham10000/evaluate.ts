@@ -5,6 +5,7 @@ import { DataError } from '../errors';
 import type { LaplaceStructure } from '../layers';
 import { checkNumber, checkOneOf } from '../validation';
 import {
+  DEFAULT_LAPLACE_STRUCTURE,
   dihedralViews,
   accuracy,
   accuracyCoverage,
@@ -126,7 +127,7 @@ export interface EvaluateOptions {
   checkpoint?: RunModel;
   /** Uncertainty added without retraining: 'laplace' fits a last-layer Laplace posterior to a dense-head run first (see `posthocLaplace`). Default none. */
   posthoc?: PosthocMethod;
-  /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default 'kron'. */
+  /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default `DEFAULT_LAPLACE_STRUCTURE` ('kron'). */
   laplaceStructure?: LaplaceStructure;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
@@ -202,7 +203,7 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
-    if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? 'kron');
+    if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? DEFAULT_LAPLACE_STRUCTURE);
     const model = posthoc?.laplace.model ?? run.model;
     const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });

@@ -23,6 +23,6 @@ export { ConformalClassifier, setMetrics } from './conformal';
 export type { ConformalOptions, ConformalScore } from './conformal';
 export { fitReferral, referralVerdict, referralOutcome, DEFAULT_TARGET_ACCURACY, DEFAULT_MUTUAL_INFORMATION_QUANTILE } from './referral';
 export type { ReferralThresholds, ReferralOutcome, ReferralVerdict, FitReferralOptions } from './referral';
-export { fitLastLayerLaplace, LastLayerLaplace, MAX_FULL_PARAMETERS } from './laplace';
+export { fitLastLayerLaplace, LastLayerLaplace, MAX_FULL_PARAMETERS, DEFAULT_LAPLACE_STRUCTURE } from './laplace';
 export type { LastLayerLaplaceOptions } from './laplace';
 export { ensemblePredict } from './ensemble';

@@ -11,12 +11,12 @@ export interface LastLayerLaplaceOptions {
   /**
    * The GGN of the loss and so the posterior covariance: `'full'` (exact; P² numbers, P ≤ 4096
    * parameters), `'kron'` (Kronecker factors, KFAC: features² + classes² numbers; laplace-torch's
-   * default) or `'diag'` (P numbers; any size, the crudest). Default `'kron'`.
+   * default) or `'diag'` (P numbers; any size, the crudest). Default `DEFAULT_LAPLACE_STRUCTURE` (`'kron'`).
    */
   structure?: LaplaceStructure;
   /** The precision δ of the N(0, δ⁻¹ I) prior on the last layer. Default: the δ that maximises the Laplace marginal likelihood. */
   priorPrecision?: number;
-  /** Images run through the network at once to compute the features. Default 128. */
+  /** Images run through the network at once to compute the features. Default `DEFAULT_BATCH_SIZE` (128). */
   batchSize?: number;
   /** Seed of the returned model's sampling layer (`mcPredict`'s own seed overrides it). Default: fresh randomness. */
   seed?: number;
@@ -24,10 +24,13 @@ export interface LastLayerLaplaceOptions {
 
 const WHO = 'fitLastLayerLaplace';
 const OPTION_KEYS = optionKeys<LastLayerLaplaceOptions>({ structure: true, priorPrecision: true, batchSize: true, seed: true });
-const DEFAULTS = { structure: 'kron', batchSize: 128 } as const;
+/** The posterior structure when none is given: KFAC, laplace-torch's default, cheap for any pooled head. */
+export const DEFAULT_LAPLACE_STRUCTURE: LaplaceStructure = 'kron';
+/** Images whose features are computed at once, when fitting and predicting. */
+const DEFAULT_BATCH_SIZE = 128;
 /** The largest layer the dense (full) structure and the dense covariance accept: a P × P float matrix of 64 MB. */
 export const MAX_FULL_PARAMETERS = 4096;
-/** Probit approximation of the softmax of a Gaussian (MacKay 1992, eq. 5 in "The Evidence Framework Applied to Classification Networks"). */
+/** π/8 of the probit approximation of a softmax of Gaussians (MacKay 1992, "The Evidence Framework Applied to Classification Networks"). */
 const PROBIT_SCALE = Math.PI / 8;
 
 /**
@@ -52,8 +55,8 @@ export function fitLastLayerLaplace(
 ): LastLayerLaplace {
   checkModel(WHO, 'model', model);
   const opts = checkOptions(WHO, options, OPTION_KEYS);
-  const structure = checkOneOf(WHO, 'options.structure', opts.structure ?? DEFAULTS.structure, LAPLACE_STRUCTURES);
-  const batchSize = checkNumber(WHO, 'options.batchSize', opts.batchSize ?? DEFAULTS.batchSize, { min: 1, integer: true });
+  const structure = checkOneOf(WHO, 'options.structure', opts.structure ?? DEFAULT_LAPLACE_STRUCTURE, LAPLACE_STRUCTURES);
+  const batchSize = checkNumber(WHO, 'options.batchSize', opts.batchSize ?? DEFAULT_BATCH_SIZE, { min: 1, integer: true });
   const dense = lastDenseLayer(model);
   checkTensor(WHO, 'images', images, { nonEmpty: true });
   const classes = dense.units;
@@ -152,7 +155,7 @@ export class LastLayerLaplace {
    */
   predictProbit(images: tf.Tensor, options: { batchSize?: number } = {}): tf.Tensor2D {
     const who = 'LastLayerLaplace.predictProbit';
-    const { batchSize = DEFAULTS.batchSize } = checkOptions(who, options, ['batchSize']);
+    const { batchSize = DEFAULT_BATCH_SIZE } = checkOptions(who, options, optionKeys<{ batchSize?: number }>({ batchSize: true }));
     checkNumber(who, 'options.batchSize', batchSize, { min: 1, integer: true });
     checkTensor(who, 'images', images, { nonEmpty: true });
     return tf.tidy(() => {
