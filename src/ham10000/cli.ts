@@ -8,10 +8,13 @@ import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
 import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
+import { LAPLACE_STRUCTURES } from '../layers';
+import { DEFAULT_LAPLACE_STRUCTURE } from '../uncertainty';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
 import { ARCHITECTURES, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
+import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
@@ -137,13 +140,16 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
+    .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
+    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default(DEFAULT_LAPLACE_STRUCTURE))
     .action(async (o) => {
       await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
-      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });
+      const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
+      const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
-      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
-      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+      // The browser page reads the thresholds fitted for what it runs: the run's best model, without TTA or a post-hoc posterior.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best' && evaluation.posthoc === null) {
         const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
         const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
         writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));

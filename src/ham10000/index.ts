@@ -15,6 +15,8 @@ export { readRunConfig, latestCheckpoint, runPaths, loadRun, recordsOfSplit, eva
 export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule, LoadedRun, RunModel, EvaluationSplit } from './run';
 export { evaluateRun, predictRecords, metricsOf } from './evaluate';
 export type { Evaluation, ImagePredictionRecord, EvaluateOptions, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { posthocLaplace, POSTHOC_METHODS } from './posthoc';
+export type { PosthocMethod, PosthocSummary } from './posthoc';
 export { compareEvaluationFiles } from './compare';
 export type { EvaluationComparison } from './compare';
 export { localizeRun, centredBlob } from './localize';
