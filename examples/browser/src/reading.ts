@@ -1,5 +1,5 @@
 /**
- * A plain-language reading of the uncertainty of one image (docs/guides/uncertainty.md): mutual
+ * A plain-language reading of the uncertainty of one image (docs/guides/reading-uncertainty.md): mutual
  * information flags images the model has not learnt (epistemic), a high total entropy with low
  * mutual information flags images that are ambiguous in themselves (aleatoric).
  */
