@@ -8,6 +8,7 @@
  * or `tfjs-trust/node`, which imports it) registers the missing kernels and replaces the slow one,
  * all built from kernels WASM runs fast (see `conv_gradients.ts`, `segment_sum.ts`).
  */
+import '../compatibility';
 // Its kernels must be registered before ours, or it would overwrite the one this module replaces.
 import '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels, trainingKernels } from './training_kernels';
