@@ -4,6 +4,7 @@
  * mocked module loader, so the tfjs-node(-gpu) paths are exercised where those cannot be installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeTrainingKernels } from '../src/backends/native_training';
 import { BACKENDS, probeBackend, type BackendName, type ModuleLoader } from '../src/node/backend';
 import type { PreparedWorkload, RunOutput, Workload, WorkloadContext } from './workload';
 
@@ -42,10 +43,11 @@ export async function detectBackends(requested: readonly BackendName[] = BACKEND
   return { present, absent };
 }
 
-/** Makes `backend` the active tfjs backend; false when it failed to initialise. */
+/** Makes `backend` the active tfjs backend (with the native training kernels users get from selectBackend); false when it failed to initialise. */
 export async function activateBackend(backend: BackendName): Promise<boolean> {
   const ok = await tf.setBackend(TF_NAMES[backend]);
   if (ok) await tf.ready();
+  if (ok && TF_NAMES[backend] === NATIVE_TF_NAME) registerNativeTrainingKernels();
   return ok;
 }
 

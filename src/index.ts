@@ -5,6 +5,7 @@
  */
 import './compatibility';
 export * from './errors';
+export * from './conventions';
 export { SeedStream } from './random';
 export * from './layers';
 export * from './uncertainty';

@@ -1,10 +1,58 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ArgumentError, DataError, ShapeError, checkNumber, describe, invalidArgument } from './errors';
+import { ArgumentError, DataError, ShapeError } from './errors';
 
 /**
  * Input checks shared by the public functions, so a bad argument fails at the door with the
  * library's own error naming it, instead of deep inside a tfjs kernel. Isomorphic: no Node.
  */
+
+/** Describes a value for an error message: short, and never dumps a whole tensor. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return String(value);
+}
+
+/**
+ * Builds the standard message `who: argument must be expected; got value. fix` and throws it as
+ * an ArgumentError.
+ */
+export function invalidArgument(who: string, argument: string, expected: string, got: unknown, fix?: string): never {
+  throw new ArgumentError(`${who}: ${argument} must be ${expected}; got ${describe(got)}.${fix ? ` ${fix}` : ''}`);
+}
+
+/** Throws unless `value` is a finite number in [min, max] (bounds inclusive unless `exclusiveMin`). */
+export function checkNumber(
+  who: string,
+  argument: string,
+  value: unknown,
+  { min = -Infinity, max = Infinity, exclusiveMin = false, integer = false } = {},
+): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (exclusiveMin ? value > min : value >= min) &&
+    value <= max &&
+    (!integer || Number.isInteger(value));
+  if (!ok) {
+    const kind = integer ? 'an integer' : 'a number';
+    const lower = min === -Infinity ? '' : exclusiveMin ? ` > ${min}` : ` >= ${min}`;
+    const upper = max === Infinity ? '' : ` <= ${max}`;
+    const joiner = lower && upper ? ' and' : '';
+    invalidArgument(who, argument, `${kind}${lower}${joiner}${upper}`, value);
+  }
+  return value as number;
+}
+
+/** Throws unless `value` is one of `allowed`, listing them. */
+export function checkOneOf<T extends string>(who: string, argument: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    invalidArgument(who, argument, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
 
 /** What `checkTensor` requires of a tensor argument. */
 export interface TensorExpectation {
@@ -19,7 +67,7 @@ export interface TensorExpectation {
 }
 
 /** A tfjs tensor, recognised by shape rather than by class so two copies of tfjs-core both pass. */
-function isTensor(value: unknown): value is tf.Tensor {
+export function isTensor(value: unknown): value is tf.Tensor {
   const t = value as Partial<tf.Tensor> | null;
   return (
     typeof t === 'object' && t !== null && Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.dataSync === 'function'
@@ -98,6 +146,14 @@ export function checkOptions<T extends object>(who: string, options: T | undefin
     );
   }
   return options;
+}
+
+/**
+ * The option names of an options type, for `checkOptions`: `optionKeys<CamOptions>({ method: true, ... })`.
+ * The compiler requires every key of T and refuses any other, so the list cannot drift from the type.
+ */
+export function optionKeys<T extends object>(keys: { [K in keyof T]-?: true }): readonly string[] {
+  return Object.keys(keys);
 }
 
 /** The entry of `candidates` closest to `word` (case-insensitive Levenshtein distance; first on ties). */

@@ -1,14 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber } from '../errors';
-import { stochasticLayers, withSampling, type SamplingMode } from '../layers/sampling';
+import { DEFAULT_CAM_SAMPLES, type ClassTarget } from '../conventions';
+import { stochasticLayers, type SamplingMode } from '../layers/sampling';
 import { SeedStream } from '../random';
+import { checkNumber, checkOptions, optionKeys } from '../validation';
 import { prepareCam, runCam, type CamOptions } from './cam';
-import type { ClassTarget } from './model_checks';
+import { classesOf } from './model_checks';
 
 /** Options of `bayesianCam`: those of `cam`, with the sampling set by the method, plus the number of draws. */
 export interface BayesianCamOptions extends Omit<CamOptions, 'sampling'> {
-  /** Monte Carlo samples S: networks drawn from the posterior, one map each. Default 30; at least 2. */
+  /** Monte Carlo samples S: networks drawn from the posterior, one map each. Default `DEFAULT_CAM_SAMPLES` (30); at least 2. */
   samples?: number;
 }
 
@@ -27,7 +28,15 @@ export interface BayesianCam {
   dispose(): void;
 }
 
-const DEFAULT_SAMPLES = 30;
+const BAYESIAN_CAM_OPTIONS = optionKeys<BayesianCamOptions>({
+  method: true,
+  raw: true,
+  score: true,
+  seed: true,
+  scoreCamBatchSize: true,
+  checkFinite: true,
+  samples: true,
+});
 
 /**
  * A CAM under weight uncertainty: S networks drawn from the posterior of the variational layers,
@@ -45,24 +54,36 @@ export function bayesianCam(
   options: BayesianCamOptions = {},
 ): BayesianCam {
   const who = 'bayesianCam';
-  const request = prepareCam(who, model, layerName, classIdx, images, options);
-  const samples = checkNumber(who, 'options.samples', options.samples ?? DEFAULT_SAMPLES, { min: 2, integer: true });
-  const seed = options.seed === undefined ? undefined : checkNumber(who, 'options.seed', options.seed, { integer: true });
+  const checked = checkOptions(who, options, BAYESIAN_CAM_OPTIONS);
+  const request = prepareCam(who, model, layerName, classIdx, images, checked);
+  const samples = checkNumber(who, 'options.samples', checked.samples ?? DEFAULT_CAM_SAMPLES, { min: 2, integer: true });
+  const seed = checked.seed === undefined ? undefined : checkNumber(who, 'options.seed', checked.seed, { integer: true });
   const stochastic = stochasticLayers(model);
   if (stochastic.length === 0) {
     const mean = runCam(request, {});
     return moments(mean, tf.zerosLike(mean), null);
   }
-  const classes = request.classes === 'predicted' ? meanNetworkClasses(model, images) : request.classes;
+  const classes = classesOf(request.classes, model, images);
   // 'local' and 'flipout' draw exact outputs but not exact gradients: only a whole weight draw gives an exact map.
   const mode: SamplingMode | undefined = stochastic.every((layer) => layer.supportedModes.includes('sample')) ? 'sample' : undefined;
   const seeds = seed === undefined ? null : drawSeeds(seed, samples);
   let running: Welford | null = null;
-  for (let i = 0; i < samples; i++) {
-    const map = runCam({ ...request, classes }, { mode, seed: seeds?.[i] });
-    const next = welfordStep(running, map, i + 1);
-    tf.dispose([map, ...(running ? [running.mean, running.squares] : [])]);
-    running = next;
+  try {
+    for (let i = 0; i < samples; i++) {
+      const map = runCam({ ...request, classes }, { mode, seed: seeds?.[i] });
+      let next: Welford;
+      try {
+        next = welfordStep(running, map, i + 1);
+      } finally {
+        map.dispose();
+      }
+      if (running) tf.dispose([running.mean, running.squares]);
+      running = next;
+    }
+  } catch (error) {
+    // A draw that throws midway (out of memory, a bad layer) must not strand the running moments.
+    if (running) tf.dispose([running.mean, running.squares]);
+    throw error;
   }
   const { mean, squares } = running!;
   // Unbiased sample variance M2 / (S − 1).
@@ -89,16 +110,6 @@ function welfordStep(previous: Welford | null, map: tf.Tensor3D, k: number): Wel
 
 function moments(mean: tf.Tensor3D, std: tf.Tensor3D, sampleSeeds: number[] | null): BayesianCam {
   return { mean, std, sampleSeeds, dispose: () => tf.dispose([mean, std]) };
-}
-
-/** The argmax class of the posterior-mean network, per image. */
-function meanNetworkClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
-  return withSampling(model, { mode: 'mean' }, () => {
-    const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
-    const list = Array.from(classes.dataSync());
-    classes.dispose();
-    return list;
-  });
 }
 
 /** One seed per sample, derived from the user's seed so that nearby seeds give unrelated runs. */

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
-import { SAMPLING_MODES, withSampling, type SamplingMode } from '../layers/sampling';
-import { assertFinite, checkBoolean } from '../validation';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
+import { SAMPLING_MODES, stochasticLayers, withSampling, type SamplingMode } from '../layers/sampling';
+import { assertFinite, checkBoolean, checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import { findTargetLayer } from './find_layer';
 import { normalizePerMap, resizeMaps } from './maps';
 import { CAM_METHODS, type CamContext, type CamMethod, type CamMethodDefinition, type MapRule } from './method';
 import { CAM_METHOD_DEFINITIONS } from './methods';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget } from './model_checks';
+import { checkClassifier, checkImages, classesOf, resolveClassTarget } from './model_checks';
 import { probeLayer } from './probe';
-import { classScores, withScore, type ScoreKind } from './score';
+import { classScores, withScore } from './score';
 
 /** Options of `cam`, `gradCam` and (without `sampling`) `bayesianCam`: method, resolution, score and sampling. */
 export interface CamOptions {
@@ -47,8 +47,20 @@ export interface CamRequest {
 }
 
 const DEFAULT_SCORE_CAM_BATCH_SIZE = 32;
+const CAM_OPTIONS = optionKeys<CamOptions>({
+  method: true,
+  raw: true,
+  score: true,
+  sampling: true,
+  seed: true,
+  scoreCamBatchSize: true,
+  checkFinite: true,
+});
 
-/** Validates the arguments every CAM entry point shares, so errors come before any computation. */
+/**
+ * Validates the arguments every CAM entry point shares, so errors come before any computation.
+ * `options` must already have passed `checkOptions` with the caller's own option names.
+ */
 export function prepareCam(
   who: string,
   model: tfl.LayersModel,
@@ -57,7 +69,6 @@ export function prepareCam(
   images: tf.Tensor4D,
   options: Omit<CamOptions, 'sampling' | 'seed'>,
 ): CamRequest {
-  if (options === null || typeof options !== 'object') invalidArgument(who, 'options', 'an object', options);
   const numClasses = checkClassifier(model, who);
   const layer = findTargetLayer(model, layerName, who);
   const checkedImages = checkImages(model, images, who);
@@ -72,7 +83,7 @@ export function prepareCam(
     classes: resolveClassTarget(classIdx, checkedImages.shape[0], numClasses, who),
     method: CAM_METHOD_DEFINITIONS[checkOneOf(who, 'options.method', options.method ?? 'gradcam', CAM_METHODS)],
     raw: checkBoolean(who, 'options.raw', options.raw ?? false),
-    score: checkOneOf(who, 'options.score', options.score ?? 'logit', ['logit', 'probability'] as const),
+    score: checkOneOf(who, 'options.score', options.score ?? 'logit', SCORE_KINDS),
     scoreCamBatchSize: checkNumber(who, 'options.scoreCamBatchSize', options.scoreCamBatchSize ?? DEFAULT_SCORE_CAM_BATCH_SIZE, {
       min: 1,
       integer: true,
@@ -92,10 +103,7 @@ export function cam(
   images: tf.Tensor4D,
   options: CamOptions = {},
 ): tf.Tensor3D {
-  const request = prepareCam('cam', model, layerName, classIdx, images, options);
-  const sampling = checkOneOf('cam', 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
-  const seed = options.seed === undefined ? undefined : checkNumber('cam', 'options.seed', options.seed, { integer: true });
-  return runCam(request, { mode: sampling, seed });
+  return camOf('cam', model, layerName, classIdx, images, checkOptions('cam', options, CAM_OPTIONS));
 }
 
 /** Grad-CAM (Selvaraju et al. 2017): `cam` with method 'gradcam'. */
@@ -106,7 +114,15 @@ export function gradCam(
   images: tf.Tensor4D,
   options: Omit<CamOptions, 'method'> = {},
 ): tf.Tensor3D {
-  return cam(model, layerName, classIdx, images, { ...options, method: 'gradcam' });
+  const checked = checkOptions('gradCam', options, CAM_OPTIONS.filter((key) => key !== 'method'));
+  return camOf('gradCam', model, layerName, classIdx, images, { ...checked, method: 'gradcam' });
+}
+
+function camOf(who: string, model: tfl.LayersModel, layerName: string, classIdx: ClassTarget, images: tf.Tensor4D, options: CamOptions): tf.Tensor3D {
+  const request = prepareCam(who, model, layerName, classIdx, images, options);
+  const sampling = checkOneOf(who, 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
+  const seed = options.seed === undefined ? undefined : checkNumber(who, 'options.seed', options.seed, { integer: true });
+  return runCam(request, { mode: sampling, seed });
 }
 
 /**
@@ -115,9 +131,12 @@ export function gradCam(
  */
 export function runCam(request: CamRequest, sampling: { mode?: SamplingMode; seed?: number }): tf.Tensor3D {
   const { model, layer, images, method, who } = request;
+  // In 'mean' mode the pass's own argmax is the posterior-mean class: 'predicted' costs no extra pass.
+  const meanPass = sampling.mode === 'mean' || stochasticLayers(model).length === 0;
+  const classes = meanPass ? request.classes : classesOf(request.classes, model, images);
   return withSampling(model, sampling, () =>
     withScore(model, request.score, (toScores) => {
-      const pass = probeLayer(model, layer, images, { classes: request.classes, toScores, gradients: method.usesGradients, who });
+      const pass = probeLayer(model, layer, images, { classes, toScores, gradients: method.usesGradients, who });
       try {
         return tf.tidy(() => {
           const context: CamContext = {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ArgumentError, checkOneOf, describe } from '../errors';
+import { ArgumentError } from '../errors';
+import { checkOneOf, describe, isTensor } from '../validation';
 
 /** The colour maps `colormap` and `overlay` know. */
 export type ColormapName = 'jet' | 'viridis' | 'turbo';
@@ -86,7 +87,7 @@ const TABLES: Record<ColormapName, () => Rgb[]> = { jet: jetTable, viridis: () =
  */
 export function colormap(values: tf.Tensor, name: ColormapName = 'jet'): tf.Tensor {
   const who = 'colormap';
-  if (!(values instanceof tf.Tensor)) {
+  if (!isTensor(values)) {
     throw new ArgumentError(`${who}: values must be a tf.Tensor of numbers in [0, 1]; got ${describe(values)}.`);
   }
   const table = TABLES[checkOneOf(who, 'name', name, COLORMAPS)]();
@@ -100,4 +101,29 @@ export function colormap(values: tf.Tensor, name: ColormapName = 'jet'): tf.Tens
     const above = tf.gather(colours, tf.cast(tf.add(lower, 1), 'int32'));
     return tf.add(below, tf.mul(tf.sub(above, below), fraction));
   });
+}
+
+/**
+ * One colour map colour as '#rrggbb', for what is drawn outside tensors (colour bars, legends):
+ * the same table and interpolation as `colormap`, so a legend matches its overlay.
+ */
+export function colormapHex(value: number, name: ColormapName = 'jet'): string {
+  const table = TABLES[checkOneOf('colormapHex', 'name', name, COLORMAPS)]();
+  const last = table.length - 1;
+  const position = Math.min(Math.max(Number.isFinite(value) ? value : 0, 0), 1) * last;
+  const lower = Math.min(Math.floor(position), last - 1);
+  const fraction = position - lower;
+  const channel = (k: number) => table[lower][k] + (table[lower + 1][k] - table[lower][k]) * fraction;
+  return `#${[0, 1, 2].map((k) => Math.round(channel(k) * 255).toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * One colour per class wherever classes are drawn (report, PNGs, browser page), so a class keeps
+ * its colour across them: the colour-blind-safe Okabe & Ito (2008) palette, black last.
+ */
+export const CLASS_COLOURS: readonly string[] = ['#E69F00', '#56B4E9', '#009E73', '#D55E00', '#CC79A7', '#0072B2', '#F0E442', '#000000'];
+
+/** The colour of class `index` (cycling past eight classes). */
+export function classColour(index: number): string {
+  return CLASS_COLOURS[((index % CLASS_COLOURS.length) + CLASS_COLOURS.length) % CLASS_COLOURS.length];
 }

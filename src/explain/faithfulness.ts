@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError, checkNumber, checkOneOf, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
+import { deprecated } from '../deprecation';
 import { withSampling } from '../layers/sampling';
-import { checkClassifier, checkImages, resolveClassTarget, type ClassTarget } from './model_checks';
-import { classScores, withScore, type ScoreKind } from './score';
+import { checkNumber, checkOneOf, checkOptions, describe, isTensor, optionKeys } from '../validation';
+import { checkClassifier, checkImages, classesOf, resolveClassTarget } from './model_checks';
+import { classScores, withScore } from './score';
 
 /** What replaces the removed (deletion) or hidden (insertion) pixels. */
 export type Baseline = 'zero' | 'blur' | 'mean';
@@ -31,6 +34,7 @@ export interface Curve {
 }
 
 const DEFAULT_STEPS = 20;
+const CURVE_OPTIONS = optionKeys<CurveOptions>({ steps: true, baseline: true, score: true });
 /** Petsiuk et al. 2018 blur 224-pixel images with sigma 5: the same relative blur at any size. */
 const BLUR_SIGMA_PER_PIXEL = 5 / 224;
 
@@ -39,66 +43,76 @@ const BLUR_SIGMA_PER_PIXEL = 5 / 224;
  * baseline, and the class score recorded; a faithful map makes it fall fast (low AUC).
  * Stochastic layers run in 'mean' mode. Reference: Petsiuk et al. 2018, "RISE", sec. 4.1.
  */
-export function deletionCurve(
-  model: tfl.LayersModel,
-  images: tf.Tensor4D,
-  maps: tf.Tensor3D,
-  classIdx: ClassTarget,
-  options: CurveOptions = {},
-): Curve {
-  return saliencyCurve('deletionCurve', model, images, maps, classIdx, options, 'zero');
+export function deletionCurve(model: tfl.LayersModel, classIdx: ClassTarget, images: tf.Tensor4D, maps: tf.Tensor3D, options?: CurveOptions): Curve;
+/** @deprecated Since 0.2.0, removed in 0.3.0: write `deletionCurve(model, classIdx, images, maps, options)`. */
+export function deletionCurve(model: tfl.LayersModel, images: tf.Tensor4D, maps: tf.Tensor3D, classIdx: ClassTarget, options?: CurveOptions): Curve;
+export function deletionCurve(model: tfl.LayersModel, ...args: CurveArguments): Curve {
+  return saliencyCurve('deletionCurve', model, curveArguments('deletionCurve', args), 'zero');
 }
 
 /**
  * The insertion curve: starting from the baseline, the most salient pixels first are revealed; a
  * faithful map makes the class score rise fast (high AUC). Reference: Petsiuk et al. 2018, sec. 4.1.
  */
-export function insertionCurve(
-  model: tfl.LayersModel,
-  images: tf.Tensor4D,
-  maps: tf.Tensor3D,
-  classIdx: ClassTarget,
-  options: CurveOptions = {},
-): Curve {
-  return saliencyCurve('insertionCurve', model, images, maps, classIdx, options, 'blur');
+export function insertionCurve(model: tfl.LayersModel, classIdx: ClassTarget, images: tf.Tensor4D, maps: tf.Tensor3D, options?: CurveOptions): Curve;
+/** @deprecated Since 0.2.0, removed in 0.3.0: write `insertionCurve(model, classIdx, images, maps, options)`. */
+export function insertionCurve(model: tfl.LayersModel, images: tf.Tensor4D, maps: tf.Tensor3D, classIdx: ClassTarget, options?: CurveOptions): Curve;
+export function insertionCurve(model: tfl.LayersModel, ...args: CurveArguments): Curve {
+  return saliencyCurve('insertionCurve', model, curveArguments('insertionCurve', args), 'blur');
 }
 
-function saliencyCurve(
-  who: 'deletionCurve' | 'insertionCurve',
-  model: tfl.LayersModel,
-  images: tf.Tensor4D,
-  maps: tf.Tensor3D,
-  classIdx: ClassTarget,
-  options: CurveOptions,
-  defaultBaseline: Baseline,
-): Curve {
+type CurveArguments =
+  | [classIdx: ClassTarget, images: tf.Tensor4D, maps: tf.Tensor3D, options?: CurveOptions]
+  | [images: tf.Tensor4D, maps: tf.Tensor3D, classIdx: ClassTarget, options?: CurveOptions];
+
+interface CurveCall {
+  classIdx: ClassTarget;
+  images: tf.Tensor4D;
+  maps: tf.Tensor3D;
+  options: CurveOptions;
+}
+
+/** Reads either argument order: a tensor second means the 0.1 order (images, maps, classIdx), kept for one minor version. */
+function curveArguments(who: 'deletionCurve' | 'insertionCurve', args: CurveArguments): CurveCall {
+  if (isTensor(args[0])) {
+    deprecated(`${who}(model, images, maps, classIdx, options)`, `${who}(model, classIdx, images, maps, options)`);
+    const [images, maps, classIdx, options] = args as [tf.Tensor4D, tf.Tensor3D, ClassTarget, CurveOptions?];
+    return { classIdx, images, maps, options: checkOptions(who, options, CURVE_OPTIONS) };
+  }
+  const [classIdx, images, maps, options] = args as [ClassTarget, tf.Tensor4D, tf.Tensor3D, CurveOptions?];
+  return { classIdx, images, maps, options: checkOptions(who, options, CURVE_OPTIONS) };
+}
+
+function saliencyCurve(who: 'deletionCurve' | 'insertionCurve', model: tfl.LayersModel, call: CurveCall, defaultBaseline: Baseline): Curve {
+  const { classIdx, images, maps, options } = call;
   const numClasses = checkClassifier(model, who);
   checkImages(model, images, who);
   const [batch, height, width] = images.shape;
-  if (!(maps instanceof tf.Tensor) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
+  if (!isTensor(maps) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
     throw new ShapeError(
       `${who}: maps must have shape ${describe([batch, height, width])} (one map per image, at the image size); ` +
-        `got ${maps instanceof tf.Tensor ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
+        `got ${isTensor(maps) ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
     );
   }
   const steps = checkNumber(who, 'options.steps', options.steps ?? DEFAULT_STEPS, { min: 1, integer: true });
   const baselineKind = checkOneOf(who, 'options.baseline', options.baseline ?? defaultBaseline, BASELINES);
-  const scoreKind = checkOneOf(who, 'options.score', options.score ?? 'probability', ['logit', 'probability'] as const);
+  const scoreKind = checkOneOf(who, 'options.score', options.score ?? 'probability', SCORE_KINDS);
   const target = resolveClassTarget(classIdx, batch, numClasses, who);
   const fractions = Array.from({ length: steps + 1 }, (_, i) => i / steps);
+  const classes = classesOf(target, model, images);
   const ranks = saliencyRanks(maps);
-  const baseline = makeBaseline(images, baselineKind);
+  let baseline: tf.Tensor4D | undefined;
   try {
+    baseline = makeBaseline(images, baselineKind);
     const perStep = withSampling(model, { mode: 'mean' }, () =>
-      withScore(model, scoreKind, (toScores) => {
-        const classes = target === 'predicted' ? predictedClasses(model, images) : target;
-        return fractions.map((fraction) => scoreStep(model, toScores, images, baseline, ranks, classes, fraction, who));
-      }),
+      withScore(model, scoreKind, (toScores) =>
+        fractions.map((fraction) => scoreStep(model, toScores, images, baseline!, ranks, classes, fraction, who)),
+      ),
     );
     const scores = Array.from({ length: batch }, (_, image) => perStep.map((step) => step[image]));
     return { fractions, scores, auc: scores.map((curve) => trapezoid(fractions, curve)) };
   } finally {
-    tf.dispose([ranks, baseline]);
+    tf.dispose(baseline ? [ranks, baseline] : [ranks]);
   }
 }
 
@@ -136,13 +150,6 @@ function saliencyRanks(maps: tf.Tensor3D): tf.Tensor4D {
     for (let rank = 0; rank < pixels; rank++) ranks[image * pixels + indices[image * pixels + rank]] = rank;
   }
   return tf.tensor4d(ranks, [batch, height, width, 1], 'int32');
-}
-
-function predictedClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
-  const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
-  const list = Array.from(classes.dataSync());
-  classes.dispose();
-  return list;
 }
 
 /** The baseline image: zeros, each image's per-channel mean, or a Gaussian blur of the image. */

@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, describe } from '../errors';
+import { ArgumentError, ShapeError } from '../errors';
+import { describe } from '../validation';
 
 type Layer = tfl.layers.Layer;
 

@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkNumber, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOptions, describe, isTensor, optionKeys } from '../validation';
 
 /** Options of `localization`. */
 export interface LocalizationOptions {
   /** Pointing game: a peak within this many pixels of the mask counts as a hit. Default 0; Zhang et al. used 15 at 224 px. */
   tolerance?: number;
 }
+
+const LOCALIZATION_OPTIONS = optionKeys<LocalizationOptions>({ tolerance: true });
 
 /** The result of `localization`: two measures, per image, of how well a map points at the lesion or object. */
 export interface Localization {
@@ -22,9 +25,10 @@ export interface Localization {
  */
 export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: LocalizationOptions = {}): Localization {
   const who = 'localization';
+  const { tolerance: givenTolerance } = checkOptions(who, options, LOCALIZATION_OPTIONS);
   for (const [name, value] of [['maps', maps], ['masks', masks]] as const) {
-    if (!(value instanceof tf.Tensor) || value.rank !== 3) {
-      throw new ShapeError(`${who}: ${name} must be a 3-D tensor [batch, height, width]; got ${value instanceof tf.Tensor ? `shape ${describe(value.shape)}` : describe(value)}.`);
+    if (!isTensor(value) || value.rank !== 3) {
+      throw new ShapeError(`${who}: ${name} must be a 3-D tensor [batch, height, width]; got ${isTensor(value) ? `shape ${describe(value.shape)}` : describe(value)}.`);
     }
   }
   if (maps.shape.some((size, axis) => size !== masks.shape[axis])) {
@@ -36,7 +40,7 @@ export function localization(maps: tf.Tensor3D, masks: tf.Tensor3D, options: Loc
   if (maps.shape[1] * maps.shape[2] === 0) {
     throw new ShapeError(`${who}: maps must have at least one pixel; got shape ${describe(maps.shape)}. Pass cam() maps.`);
   }
-  const tolerance = checkNumber(who, 'options.tolerance', options.tolerance ?? 0, { min: 0, integer: true });
+  const tolerance = checkNumber(who, 'options.tolerance', givenTolerance ?? 0, { min: 0, integer: true });
   // tfjs' batched gather cannot reshape an empty batch: no maps, nothing to measure.
   if (maps.shape[0] === 0) return { energyInside: [], pointingHit: [] };
   const [energy, total, hit] = tf.tidy(() => {

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, describe } from '../errors';
-
-/** Which class each image is explained for: one for all, one per image, or the model's argmax. */
-export type ClassTarget = number | number[] | 'predicted';
+import { ArgumentError, ShapeError } from '../errors';
+import { withSampling } from '../layers/sampling';
+import { describe, isTensor } from '../validation';
 
 /** Checks that the model maps one image batch to one [batch, classes] output; returns the class count. */
 export function checkClassifier(model: tfl.LayersModel, who: string): number {
@@ -26,7 +25,7 @@ export function checkClassifier(model: tfl.LayersModel, who: string): number {
 export function checkImages(model: tfl.LayersModel, images: unknown, who: string): tf.Tensor4D {
   const expected = model.inputs[0].shape;
   const pretty = `[batch, ${expected.slice(1).map((d) => d ?? 'any').join(', ')}]`;
-  if (!(images instanceof tf.Tensor)) {
+  if (!isTensor(images)) {
     throw new ArgumentError(`${who}: images must be a tf.Tensor4D ${pretty}; got ${describe(images)}.`);
   }
   const fits = images.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === images.shape[i]);
@@ -49,4 +48,24 @@ export function resolveClassTarget(classIdx: unknown, batch: number, numClasses:
     throw new ArgumentError(`${who}: classIdx must be ${expected}; got ${describe(classIdx)}.`);
   }
   return Array.isArray(classIdx) ? (classIdx as number[]) : new Array<number>(batch).fill(classIdx as number);
+}
+
+/**
+ * What `'predicted'` means everywhere: each image's argmax class under the posterior-mean network
+ * (stochastic layers in 'mean' mode). One forward pass and a read of B integers.
+ */
+export function predictedClasses(model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+  return withSampling(model, { mode: 'mean' }, () => {
+    const classes = tf.tidy(() => tf.argMax(model.predict(images) as tf.Tensor, 1));
+    try {
+      return Array.from(classes.dataSync());
+    } finally {
+      classes.dispose();
+    }
+  });
+}
+
+/** A ClassTarget as one class per image, running the posterior-mean network for 'predicted'. */
+export function classesOf(target: number[] | 'predicted', model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+  return target === 'predicted' ? predictedClasses(model, images) : target;
 }

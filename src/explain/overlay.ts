@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkNumber, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOptions, describe, isTensor, optionKeys } from '../validation';
 import { colormap, type ColormapName } from './colormap';
 import { resizeMaps } from './maps';
 
@@ -12,6 +13,7 @@ export interface OverlayOptions {
 }
 
 const DEFAULT_ALPHA = 0.5;
+const OVERLAY_OPTIONS = optionKeys<OverlayOptions>({ colormap: true, alpha: true });
 const MAX_INTENSITY = 255;
 
 /**
@@ -21,15 +23,16 @@ const MAX_INTENSITY = 255;
  */
 export function overlay(image: tf.Tensor3D, heatmap: tf.Tensor2D, options: OverlayOptions = {}): tf.Tensor3D {
   const who = 'overlay';
-  if (!(image instanceof tf.Tensor) || image.rank !== 3 || image.shape[2] !== 3) {
+  checkOptions(who, options, OVERLAY_OPTIONS);
+  if (!isTensor(image) || image.rank !== 3 || image.shape[2] !== 3) {
     throw new ShapeError(
-      `${who}: image must be an RGB tensor [height, width, 3] in 0..255; got ${image instanceof tf.Tensor ? `shape ${describe(image.shape)}` : describe(image)}. ` +
+      `${who}: image must be an RGB tensor [height, width, 3] in 0..255; got ${isTensor(image) ? `shape ${describe(image.shape)}` : describe(image)}. ` +
         'Take one image of a batch with tf.gather(images, i) or tf.squeeze, and drop or add channels to make 3.',
     );
   }
-  if (!(heatmap instanceof tf.Tensor) || heatmap.rank !== 2) {
+  if (!isTensor(heatmap) || heatmap.rank !== 2) {
     throw new ShapeError(
-      `${who}: heatmap must be a 2-D tensor [height, width] in [0, 1]; got ${heatmap instanceof tf.Tensor ? `shape ${describe(heatmap.shape)}` : describe(heatmap)}. ` +
+      `${who}: heatmap must be a 2-D tensor [height, width] in [0, 1]; got ${isTensor(heatmap) ? `shape ${describe(heatmap.shape)}` : describe(heatmap)}. ` +
         'Take one map of a cam() batch, e.g. tf.gather(maps, i).',
     );
   }

@@ -1,13 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ScoreKind } from '../conventions';
 import { patch } from './patch';
 
-/**
- * What "the class score" is. `'logit'`: the score before a final softmax (Selvaraju et al. 2017,
- * sec. 3: softmax couples the classes, so its gradient mixes in the evidence for the others).
- * `'probability'`: the softmax output (applied here when the model does not end in one).
- */
-export type ScoreKind = 'logit' | 'probability';
 
 type Layer = tfl.layers.Layer;
 type ActivationHolder = { activation?: { getClassName?: () => string } };

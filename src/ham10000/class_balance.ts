@@ -2,7 +2,8 @@
  * Two answers to HAM10000's imbalance (nv is two thirds of the images, df about 1 %): weight the
  * loss by class, or draw class-balanced epochs. The training code picks one by an option.
  */
-import { checkNumber, DataError } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber } from '../validation';
 import { CLASSES, type LesionRecord } from './dataset';
 import { Rng } from '../random';
 

@@ -4,16 +4,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
 import { BACKEND_ENV, BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
 import { compareEvaluationFiles } from './compare';
-import { evaluateRun, EVALUATION_SPLITS, RUN_MODELS } from './evaluate';
+import { evaluateRun } from './evaluate';
 import { ARCHITECTURES, DEFAULT_TRAINABLE_LAYERS, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
 import { predictImage } from './predict';
 import { writeReport } from './report';
-import { BALANCES, LR_SCHEDULES, runPaths } from './run';
+import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
 import { train, type TrainEvent } from './train';
 import { version } from '../../package.json';
 
@@ -102,7 +103,7 @@ function buildProgram(io: CliIo): Command {
   const common = (command: Command) =>
     command
       .addOption(libraryDefault('--backend <name>', 'tfjs backend', `the fastest present, or $${BACKEND_ENV}`).choices(BACKENDS))
-      .addOption(libraryDefault('--seed <n>', 'random seed', '42 for train, 0 otherwise').argParser(integer(-2147483648)))
+      .addOption(libraryDefault('--seed <n>', 'random seed', `${RUN_DEFAULTS.seed} for train, 0 otherwise`).argParser(integer(-2147483648)))
       .option('--verbose', 'stack traces on errors, and where the backend was found');
   // The commands that read a trained run and a dataset, on the run's test split or on every image.
   const runOnData = (command: Command, data: string) =>
@@ -119,22 +120,22 @@ function buildProgram(io: CliIo): Command {
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
     .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
     .requiredOption('--out <run>', 'run folder to write (model, checkpoints, cache)')
-    .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', "10, or the run's with --resume").argParser(integer(1)))
-    .option('--image-size <px>', 'square input size', integer(8), 224)
-    .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default('vgg16'))
+    .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${RUN_DEFAULTS.epochs}, or the run's with --resume`).argParser(integer(1)))
+    .option('--image-size <px>', 'square input size', integer(8), RUN_DEFAULTS.imageSize)
+    .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default(RUN_DEFAULTS.arch))
     .addOption(libraryDefault('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', 'random initial weights').argParser(existingPath('weights')))
     .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, compact all`).argParser(integer(0)))
     .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for compact').choices(POOLINGS))
     .addOption(libraryDefault('--dense <units>', 'units of an optional dense layer in the head', 'none').argParser(integer(0)))
-    .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default('flipout'))
+    .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default(RUN_DEFAULTS.head))
     .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
-    .option('--val-samples <n>', 'Monte Carlo samples per validation image for the validation loss (0: the posterior-mean network)', integer(0), 0)
-    .option('--batch-size <n>', 'batch size', integer(1), 32)
-    .option('--learning-rate <lr>', 'Adam step size', positiveNumber, 1e-3)
-    .addOption(new Option('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0').choices(LR_SCHEDULES).default('constant'))
-    .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default('weights'))
+    .option('--val-samples <n>', 'Monte Carlo samples per validation image for the validation loss (0: the posterior-mean network)', integer(0), RUN_DEFAULTS.validationSamples)
+    .option('--batch-size <n>', 'batch size', integer(1), RUN_DEFAULTS.batchSize)
+    .option('--learning-rate <lr>', 'Adam step size', positiveNumber, RUN_DEFAULTS.learningRate)
+    .addOption(new Option('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0').choices(LR_SCHEDULES).default(RUN_DEFAULTS.lrSchedule))
+    .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default(RUN_DEFAULTS.balance))
     .option('--augment', 'random flips and quarter turns (only when nothing is frozen)')
-    .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), 0)
+    .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), RUN_DEFAULTS.patience)
     .addOption(libraryDefault('--limit <n>', 'at most n images per split (quick trials)', 'all').argParser(integer(1)))
     .addOption(new Option('--cache <where>', 'frozen features').choices(['memory', 'disk', 'auto']).default('auto'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -154,7 +155,7 @@ function buildProgram(io: CliIo): Command {
     });
 
   runOnData(program.command('evaluate').description('metrics JSON and confusion matrix of a run'), 'dataset folder')
-    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
     .action(async (o) => {
@@ -162,6 +163,12 @@ function buildProgram(io: CliIo): Command {
       const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
       const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
+      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+        const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
+        const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
+        writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));
+      }
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
@@ -186,7 +193,7 @@ function buildProgram(io: CliIo): Command {
     });
 
   runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')
-    .option('--cam-samples <n>', 'networks drawn per map', integer(2), 8)
+    .option('--cam-samples <n>', 'networks drawn per map', integer(2), CAM_SAMPLES)
     .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
     .addOption(libraryDefault('--layer <name>', 'layer explained', "the run's last convolution"))
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
@@ -204,7 +211,7 @@ function buildProgram(io: CliIo): Command {
   common(program.command('predict').description('class probability distributions, density plot and Grad-CAM overlays of one image'))
     .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
     .requiredOption('--image <file>', 'image file', existingPath('image'))
-    .option('--samples <n>', 'Monte Carlo samples', integer(2), 100)
+    .option('--samples <n>', 'Monte Carlo samples', integer(2), DEFAULT_SAMPLES)
     .option('--tta', tta)
     .addOption(libraryDefault('--out <dir>', 'folder for the PNGs', 'RUN/predictions/<image>'))
     .action(async (o) => {
@@ -216,7 +223,7 @@ function buildProgram(io: CliIo): Command {
 
   runOnData(program.command('report').description('one self-contained HTML report'), 'dataset folder')
     .requiredOption('--out <file>', 'HTML file to write')
-    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), 30)
+    .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
     .option('--tta', tta)
     .action(async (o) => {

@@ -7,7 +7,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse, type InfoRecord } from 'csv-parse/sync';
-import { DataError, describe } from '../errors';
+import { DataError } from '../errors';
+import { describe } from '../validation';
 
 /** The seven diagnoses, in the order of the class ids (the index is the label). */
 export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'] as const;

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, DataError } from '../errors';
-import { loadModel } from '../node/model_io';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf } from '../validation';
 import {
   dihedralViews,
   accuracy,
@@ -12,51 +13,38 @@ import {
   calibrationNoise,
   ConformalClassifier,
   confusionMatrix,
-  mcPredict,
+  McPredictor,
   negativeLogLikelihood,
   rocAuc,
   setMetrics,
+  fitReferral,
+  referralOutcome,
   type CalibrationBin,
   type CalibrationNoise,
+  type ReferralOutcome,
+  type ReferralThresholds,
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
-import { latestCheckpoint, readRunConfig, runPaths, type RunConfig } from './run';
-import { recordsOfSplit } from './train';
+import {
+  EVALUATION_SAMPLES,
+  evaluationRecords,
+  EVALUATION_SPLITS,
+  loadRun,
+  recordsOfSplit,
+  type EvaluationSplit,
+  type LoadedRun,
+  type RunModel,
+} from './run';
 
-/** What `evaluateRun` can evaluate on: the run's test split, or every image of a folder. */
-export const EVALUATION_SPLITS = ['test', 'all'] as const;
-
-/** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */
-export interface LoadedRun {
-  model: tfl.LayersModel;
-  config: RunConfig;
-  /** Frees the model's weights. */
-  dispose(): void;
-}
-
-/** Which model of a run: the best so far (lowest validation loss, `RUN/model/`) or the last checkpoint's. */
-export const RUN_MODELS = ['best', 'last'] as const;
-/** A model of a run (see RUN_MODELS). */
-export type RunModel = (typeof RUN_MODELS)[number];
-
-/** Loads a run's best model (default) or its last checkpoint's, with its settings. */
-export async function loadRun(run: string, which: RunModel = 'best'): Promise<LoadedRun> {
-  const config = readRunConfig(run);
-  const dir = checkOneOf('loadRun', 'which', which, RUN_MODELS) === 'best' ? runPaths(run).model : latestCheckpoint(run)?.dir;
-  if (dir === undefined || !fs.existsSync(dir)) {
-    throw new DataError(`loadRun: run '${run}' has no trained model yet (no ${which === 'best' ? 'model/ folder' : 'checkpoint'}). Let 'ham10000 train' finish an epoch, or --resume it.`);
-  }
-  const model = await loadModel(dir);
-  return { model, config, dispose: () => model.dispose() };
-}
+const DEFAULT_BATCH_SIZE = 32;
 
 /** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
   /** Side of the model's square input in pixels (the run's `imageSize`). */
   imageSize: number;
-  /** Monte Carlo samples per image. Default 30. */
+  /** Monte Carlo samples per image. Default `EVALUATION_SAMPLES` (30). */
   samples?: number;
   /** Default 0. */
   seed?: number;
@@ -79,28 +67,39 @@ export interface RecordPredictions {
   problems: DataProblem[];
 }
 
-/** Decodes the images in batches and runs `mcPredict` on each, seeded per batch. */
+/** Decodes the images in batches and samples each with one Monte Carlo predictor, seeded per batch. */
 export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], options: PredictRecordsOptions): Promise<RecordPredictions> {
-  const samples = checkNumber('predictRecords', 'samples', options.samples ?? 30, { min: 1, integer: true });
-  const batchSize = options.batchSize ?? 32;
+  const samples = checkNumber('predictRecords', 'samples', options.samples ?? EVALUATION_SAMPLES, { min: 1, integer: true });
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
-  const views = options.tta ? dihedralViews() : undefined;
-  for (let start = 0; start < records.length; start += batchSize) {
-    const loaded = await loadImages(records.slice(start, start + batchSize), { height: options.imageSize, width: options.imageSize });
-    out.problems.push(...loaded.problems);
-    if (loaded.records.length > 0) {
-      const input = vggPreprocess(loaded.images);
-      const prediction = mcPredict(model, input, { samples, seed: (options.seed ?? 0) + start, views });
-      out.probs.push(...(prediction.mean.arraySync() as number[][]));
-      out.predictiveEntropy.push(...prediction.predictiveEntropy.arraySync());
-      out.mutualInformation.push(...prediction.mutualInformation.arraySync());
-      prediction.dispose();
-      input.dispose();
+  const predictor = new McPredictor(model, { samples, views: options.tta ? dihedralViews() : undefined });
+  try {
+    for (let start = 0; start < records.length; start += batchSize) {
+      const loaded = await loadImages(records.slice(start, start + batchSize), { height: options.imageSize, width: options.imageSize });
+      try {
+        out.problems.push(...loaded.problems);
+        if (loaded.records.length > 0) {
+          const input = vggPreprocess(loaded.images);
+          const prediction = predictor.predict(input, { seed: (options.seed ?? 0) + start });
+          input.dispose();
+          const [probs, entropy, information] = await Promise.all([
+            prediction.mean.array(),
+            prediction.predictiveEntropy.array(),
+            prediction.mutualInformation.array(),
+          ]).finally(() => prediction.dispose());
+          out.probs.push(...probs);
+          out.predictiveEntropy.push(...entropy);
+          out.mutualInformation.push(...information);
+        }
+      } finally {
+        loaded.images.dispose();
+      }
+      out.records.push(...loaded.records);
+      out.labels.push(...loaded.labels);
+      options.onProgress?.(Math.min(start + batchSize, records.length), records.length);
     }
-    loaded.images.dispose();
-    out.records.push(...loaded.records);
-    out.labels.push(...loaded.labels);
-    options.onProgress?.(Math.min(start + batchSize, records.length), records.length);
+  } finally {
+    predictor.dispose();
   }
   return out;
 }
@@ -112,8 +111,8 @@ export interface EvaluateOptions {
   /** Dataset folder (HAM10000 layout). */
   data: string;
   /** 'test': the run's test split; 'all': every image of `data` (a dataset the model never saw). Default 'test'. */
-  split?: (typeof EVALUATION_SPLITS)[number];
-  /** Monte Carlo samples per image. Default 30. */
+  split?: EvaluationSplit;
+  /** Monte Carlo samples per image. Default `EVALUATION_SAMPLES` (30). */
   samples?: number;
   /** Default 0. */
   seed?: number;
@@ -139,7 +138,7 @@ export interface PerClassMetrics {
 
 /** What `evaluateRun` returns: every metric of the evaluated set, as plain JSON. */
 export interface Evaluation {
-  split: 'test' | 'all';
+  split: EvaluationSplit;
   count: number;
   samples: number;
   /** Whether the samples went round the 8 flips and quarter turns of each image. */
@@ -157,6 +156,11 @@ export interface Evaluation {
   eceIfCalibrated: CalibrationNoise;
   /** Area under the accuracy-coverage curve, examples ordered by predictive entropy. */
   accuracyCoverageArea: number;
+  /**
+   * When a prediction may be called confident: thresholds fitted on the run's validation split
+   * (see `fitReferral`), and what they do on the evaluated images; null without a validation split.
+   */
+  referral: (ReferralThresholds & { evaluated: ReferralOutcome }) | null;
   /** Split conformal sets calibrated on the run's validation split; null when it is not available. */
   conformal: { alpha: number; coverage: number; meanSetSize: number; calibrationImages: number } | null;
   perClass: PerClassMetrics[];
@@ -185,17 +189,17 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   try {
     const { config } = run;
     const dataset = await loadHam10000(options.data);
-    const records = split === 'all' ? dataset.records : recordsOfSplit(dataset.records, config).test;
+    const records = evaluationRecords(dataset.records, config, split);
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
     const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
-    const calibrationSet = await conformalCalibration(run, predictOptions);
+    const calibrationSet = await conformalCalibration(run, options.data, dataset.records, predictOptions);
     return {
       split,
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
-      samples: options.samples ?? 30,
+      samples: options.samples ?? EVALUATION_SAMPLES,
       tta: options.tta ?? false,
       checkpoint: options.checkpoint ?? 'best',
       problems: [...dataset.problems, ...predictions.problems],
@@ -205,11 +209,19 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
   }
 }
 
-/** The run's own validation images, from the folder it was trained on, when that folder is still there. */
-async function conformalCalibration(run: LoadedRun, options: PredictRecordsOptions): Promise<RecordPredictions | null> {
+/**
+ * The run's own validation images, from the folder it was trained on, when that folder is still
+ * there: the records already read when it is the evaluated folder, else that folder read once.
+ */
+async function conformalCalibration(
+  run: LoadedRun,
+  data: string,
+  loaded: readonly LesionRecord[],
+  options: PredictRecordsOptions,
+): Promise<RecordPredictions | null> {
   if (!fs.existsSync(run.config.data) || run.config.split.validation.length === 0) return null;
-  const dataset = await loadHam10000(run.config.data);
-  const validation = recordsOfSplit(dataset.records, run.config).validation;
+  const records = path.resolve(data) === path.resolve(run.config.data) ? loaded : (await loadHam10000(run.config.data)).records;
+  const validation = recordsOfSplit(records, run.config).validation;
   return validation.length === 0 ? null : predictRecords(run.model, validation, options);
 }
 
@@ -226,9 +238,12 @@ export function metricsOf(
   const reliability = calibration(probs, labels);
   const coverageCurve = accuracyCoverage(probs, labels, predictions.predictiveEntropy);
   let conformal: Evaluation['conformal'] = null;
+  let referral: Evaluation['referral'] = null;
   if (calibrationSet && calibrationSet.probs.length > 0) {
     const classifier = ConformalClassifier.calibrate(calibrationSet.probs, calibrationSet.labels, { alpha });
     conformal = { alpha, ...setMetrics(classifier.predictSets(probs), labels), calibrationImages: calibrationSet.probs.length };
+    const thresholds = fitReferral(calibrationSet.probs, calibrationSet.labels, calibrationSet.mutualInformation);
+    referral = { ...thresholds, evaluated: referralOutcome(probs, labels, predictions.mutualInformation, thresholds) };
   }
   return {
     count: probs.length,
@@ -241,6 +256,7 @@ export function metricsOf(
     ece: reliability.ece,
     eceIfCalibrated: calibrationNoise(probs),
     accuracyCoverageArea: coverageCurve.area,
+    referral,
     conformal,
     perClass: classes.map((name, c) => {
       const support = matrix[c].reduce((a, b) => a + b, 0);

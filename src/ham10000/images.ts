@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp, { type Sharp } from 'sharp';
-import { checkNumber, checkOneOf, DataError } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf } from '../validation';
 import type { DataProblem, LesionRecord } from './dataset';
 
 /** How an image meets the target size: 'fill' stretches (as Keras' image loaders do), 'cover' crops the centre. */

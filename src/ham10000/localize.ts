@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, DataError } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf } from '../validation';
 import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
-import { EVALUATION_SPLITS, loadRun } from './evaluate';
 import { loadImages, readMask } from './images';
 import { vggPreprocess } from './preprocess';
-import { recordsOfSplit } from './train';
+import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, type EvaluationSplit } from './run';
 
 /** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
 export interface LocalizeOptions {
@@ -14,8 +14,8 @@ export interface LocalizeOptions {
   /** Dataset folder (HAM10000 layout) with lesion masks. */
   data: string;
   /** 'test' (default): the run's test split; 'all': every image of `data`. */
-  split?: (typeof EVALUATION_SPLITS)[number];
-  /** Networks drawn per Bayesian Grad-CAM map. Default 8. */
+  split?: EvaluationSplit;
+  /** Networks drawn per Bayesian Grad-CAM map. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** The CAM method. Default 'gradcam'. */
   method?: CamMethod;
@@ -39,7 +39,7 @@ export interface MapScore {
 
 /** What `localizeRun` returns: how well the Grad-CAM maps fall on the lesion, beside what maps that ignore the image score. */
 export interface LocalizationReport {
-  split: 'test' | 'all';
+  split: EvaluationSplit;
   /** Images with a mask that were explained. */
   images: number;
   camSamples: number;
@@ -67,15 +67,14 @@ export interface LocalizationReport {
 export async function localizeRun(options: LocalizeOptions): Promise<LocalizationReport> {
   const who = 'localizeRun';
   const split = checkOneOf(who, 'split', options.split ?? 'test', EVALUATION_SPLITS);
-  const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? 8, { min: 2, integer: true });
+  const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
   const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
-    const pool = split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
-    const records = pool.filter((record) => record.maskPath !== null);
+    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null);
     if (records.length === 0) {
       throw new DataError(
         `${who}: data '${options.data}' must hold lesion masks (${MASK_FOLDER}/) for the ${split} images; found none. Add the masks folder.`,

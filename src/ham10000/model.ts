@@ -1,8 +1,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
+import { RUN_DEFAULTS } from './run';
 import { compactCnn, vgg16, type Backbone } from './vgg16';
 
 /** The convolutional bases `buildClassifier` knows: the article's VGG16, or a compact CNN trained from scratch. */
@@ -17,6 +17,11 @@ export const HEADS = ['flipout', 'dense'] as const;
 export type Head = (typeof HEADS)[number];
 /** How the classifier turns its last feature map into a vector (see POOLINGS). */
 export type Pooling = (typeof POOLINGS)[number];
+
+/** The pooling an architecture takes by default: VGG16's own flatten head, global averaging for the compact CNN. */
+export function defaultPooling(arch: Architecture): Pooling {
+  return arch === 'vgg16' ? 'flatten' : 'avg';
+}
 
 /** The article retrains the last 6 layers of VGG16 (block4_conv3 … block5_pool). */
 export const DEFAULT_TRAINABLE_LAYERS = 6;
@@ -77,10 +82,10 @@ export async function buildClassifier(options: ClassifierOptions): Promise<Class
   const numClasses = checkNumber(who, 'numClasses', options.numClasses, { min: 2, integer: true });
   const examples = checkNumber(who, 'trainingExamples', options.trainingExamples, { min: 1, integer: true });
   const seed = checkNumber(who, 'seed', options.seed, { integer: true });
-  const pooling = checkOneOf(who, 'pooling', options.pooling ?? (arch === 'vgg16' ? 'flatten' : 'avg'), POOLINGS);
-  const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? 0, { min: 0, integer: true });
-  const headKind = checkOneOf(who, 'head', options.head ?? 'flipout', HEADS);
-  const bayesianHidden = checkBoolean(who, 'bayesianHidden', options.bayesianHidden ?? false);
+  const pooling = checkOneOf(who, 'pooling', options.pooling ?? defaultPooling(arch), POOLINGS);
+  const denseUnits = checkNumber(who, 'denseUnits', options.denseUnits ?? RUN_DEFAULTS.denseUnits, { min: 0, integer: true });
+  const headKind = checkOneOf(who, 'head', options.head ?? RUN_DEFAULTS.head, HEADS);
+  const bayesianHidden = checkBoolean(who, 'bayesianHidden', options.bayesianHidden ?? RUN_DEFAULTS.bayesianHidden);
   if (bayesianHidden && (headKind !== 'flipout' || denseUnits === 0)) {
     invalidArgument(who, 'bayesianHidden', "used only with head 'flipout' and denseUnits > 0", true, 'Add --dense <units> and keep --head flipout, or drop --bayesian-hidden.');
   }

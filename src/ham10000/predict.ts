@@ -2,20 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { checkNumber } from '../errors';
-import { bayesianCam, overlay } from '../explain';
+import { DEFAULT_SAMPLES } from '../conventions';
+import { checkNumber } from '../validation';
+import { bayesianCam, overlay, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
-import { densityPlotSvg } from './charts';
-import { loadRun, type LoadedRun } from './evaluate';
+import { colourScaleSvg, densityPlotSvg } from './charts';
+import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
 import { readImage } from './images';
 import { vggPreprocess } from './preprocess';
 
 /** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
-  /** Monte Carlo samples of the class probabilities. Default 100. */
+  /** Monte Carlo samples of the class probabilities. Default `DEFAULT_SAMPLES` (100). */
   samples?: number;
-  /** Networks drawn for the Bayesian Grad-CAM. Default 16. */
+  /** Networks drawn for the Bayesian Grad-CAM. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** Default 0. */
   seed?: number;
@@ -47,10 +48,12 @@ export interface ImageExplanation {
   samples: number;
   /** The density plot, one curve per class, as an SVG document. */
   densitySvg: string;
-  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes. */
+  /** Overlays of the posterior-mean Grad-CAM map and of its per-pixel standard deviation, as PNG bytes, each with its colour scale below. */
   camMeanPng: Buffer;
-  /** The standard-deviation overlay: where the explanation is unsure. */
+  /** The standard-deviation overlay: where the explanation is unsure. It is scaled to its own maximum, `camStdMax`, which its colour scale names. */
   camStdPng: Buffer;
+  /** The largest per-pixel standard deviation of the map (the top of the std overlay's colour scale). */
+  camStdMax: number;
   /** The mean map [1, H, W] at the model's input size, for localisation against a mask. */
   camMean: tf.Tensor3D;
   /** Frees `camMean`. */
@@ -62,19 +65,25 @@ export interface ImageExplanation {
  * image size): what `predict` writes to files and `report` inlines.
  */
 export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: ExplainImageOptions = {}): Promise<ImageExplanation> {
-  const samples = checkNumber('explainImage', 'samples', options.samples ?? 100, { min: 2, integer: true });
-  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? 16, { min: 2, integer: true });
+  const samples = checkNumber('explainImage', 'samples', options.samples ?? DEFAULT_SAMPLES, { min: 2, integer: true });
+  const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
   const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
   const views = options.tta ? dihedralViews() : undefined;
   const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views });
-  const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1] } });
+  const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1], bandwidth: 'oversmoothed' } });
   prediction.dispose();
   const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
   input.dispose();
   const shown = options.display ?? rgb;
-  const [camMeanPng, camStdPng] = await Promise.all([overlayPng(shown, cam.mean), overlayPng(shown, cam.std, true)]);
+  const stdPeak = tf.max(cam.std);
+  const camStdMax = (await stdPeak.data())[0];
+  stdPeak.dispose();
+  const [camMeanPng, camStdPng] = await Promise.all([
+    overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
+    overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
+  ]);
   const camMean = tf.clone(cam.mean);
   cam.dispose();
   const mean = summary.mean[0];
@@ -95,20 +104,31 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: Ex
     densitySvg: densityPlotSvg(summary.densities![0], classes, `Predicted: ${classes[top]} (${(mean[top] * 100).toFixed(1)} %)`),
     camMeanPng,
     camStdPng,
+    camStdMax,
     camMean,
     dispose: () => camMean.dispose(),
   };
 }
 
-/** Blends map 0 of `maps` over the image; a standard-deviation map is first scaled to its own maximum. */
-async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, rescale = false): Promise<Buffer> {
+/**
+ * Blends map 0 of `maps` over the image, the value `top` at the colour map's end (a standard
+ * deviation map is scaled to its own maximum so its shape shows), with the colour scale below it,
+ * from 0 to `top`, so the colours keep their values.
+ */
+async function overlayPng(rgb: tf.Tensor3D, maps: tf.Tensor3D, scale: { colormap: ColormapName; top: number; label: string }): Promise<Buffer> {
   const blended = tf.tidy(() => {
     const map = tf.squeeze(tf.slice(maps, [0, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
-    const scaled = rescale ? tf.div(map, tf.maximum(tf.max(map), 1e-12)) : map;
-    return overlay(rgb, scaled as tf.Tensor2D);
+    return overlay(rgb, tf.div(map, Math.max(scale.top, 1e-12)) as tf.Tensor2D, { colormap: scale.colormap });
   });
   try {
-    return await encodePng(blended);
+    const [height, width] = blended.shape;
+    const scalePng = await sharp(Buffer.from(colourScaleSvg(scale.colormap, 0, scale.top, scale.label))).resize({ width, fit: 'contain', background: 'white' }).png().toBuffer();
+    const { height: scaleHeight = 0 } = await sharp(scalePng).metadata();
+    return await sharp(await encodePng(blended))
+      .extend({ bottom: scaleHeight, background: 'white' })
+      .composite([{ input: scalePng, top: height, left: 0 }])
+      .png()
+      .toBuffer();
   } finally {
     blended.dispose();
   }
@@ -129,7 +149,7 @@ export interface PredictImageOptions extends ExplainImageOptions {
 }
 
 /** What `predictImage` returns: the explanation's numbers, with the paths of the files written instead of their bytes. */
-export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camMean' | 'dispose'> & {
+export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng' | 'camStdPng' | 'camStdMax' | 'camMean' | 'dispose'> & {
   image: string;
   files: { density: string; camMean: string; camStd: string };
 };

@@ -3,7 +3,8 @@
  * Pure tfjs, so it runs on any backend; the decoding itself lives in images.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, ShapeError } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber } from '../validation';
 import { dihedralTransform } from '../uncertainty/views';
 import { Rng } from '../random';
 

@@ -1,15 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber } from '../errors';
-import { localization } from '../explain';
+import { checkNumber } from '../validation';
+import { classColour, localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
-import { evaluateRun, loadRun, type Evaluation, type EvaluateOptions } from './evaluate';
+import { evaluateRun, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
-import { recordsOfSplit } from './train';
+import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, loadRun } from './run';
 
 /** Options of `writeReport`: those of the evaluation, plus the output file and the number of examples. */
 export interface ReportOptions extends EvaluateOptions {
@@ -40,13 +40,13 @@ export async function writeReport(options: ReportOptions): Promise<{ file: strin
   const examples: Example[] = [];
   try {
     const dataset = await loadHam10000(options.data);
-    const pool = evaluation.split === 'all' ? dataset.records : recordsOfSplit(dataset.records, run.config).test;
+    const pool = evaluationRecords(dataset.records, run.config, evaluation.split);
     for (const record of pickExamples(pool, count)) {
       const size = run.config.imageSize;
       const rgb = await readImage(record.imagePath, { height: size, width: size });
       const display = await readImage(record.imagePath, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
       try {
-        const explanation = await explainImage(run, rgb, { samples: options.samples ?? 30, camSamples: 8, seed: options.seed, tta: options.tta, display });
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? EVALUATION_SAMPLES, camSamples: CAM_SAMPLES, seed: options.seed, tta: options.tta, display });
         examples.push({ record, explanation, imagePng: await encodePng(display), onLesion: await lesionShare(record, explanation.camMean, size) });
       } finally {
         tf.dispose([rgb, display]);
@@ -110,19 +110,21 @@ function renderHtml(evaluation: Evaluation, warnings: string[], examples: Exampl
     ['conformal mean set size', conformal ? conformal.meanSetSize.toFixed(2) : '–'],
   ];
   const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
-  const header = evaluation.classes.map((c) => `<th>${escapeXml(c)}</th>`).join('');
+  // The class's colour beside its name, as in the density plots and the browser page.
+  const named = (name: string, c: number) => `<span style="color:${classColour(c)}">■</span> ${escapeXml(name)}`;
+  const header = evaluation.classes.map((name, c) => `<th>${named(name, c)}</th>`).join('');
   const matrix = evaluation.confusionMatrix
-    .map((row, i) => `<tr><th>${escapeXml(evaluation.classes[i])}</th>${row.map((n) => `<td>${n}</td>`).join('')}</tr>`)
+    .map((row, i) => `<tr><th>${named(evaluation.classes[i], i)}</th>${row.map((n) => `<td>${n}</td>`).join('')}</tr>`)
     .join('');
   const perClass = evaluation.perClass
-    .map((c) => `<tr><th>${escapeXml(c.class)}</th><td>${c.support}</td><td>${pct(c.precision)}</td><td>${pct(c.recall)}</td><td>${c.auc === null ? '–' : num(c.auc)}</td></tr>`)
+    .map((c, i) => `<tr><th>${named(c.class, i)}</th><td>${c.support}</td><td>${pct(c.precision)}</td><td>${pct(c.recall)}</td><td>${c.auc === null ? '–' : num(c.auc)}</td></tr>`)
     .join('');
   const cards = examples.map(({ record, explanation: e, imagePng, onLesion }) => `<div class="card">
 <div><b>${escapeXml(record.imageId)}</b><br>true: ${escapeXml(record.dx)} (${escapeXml(CLASS_NAMES[record.dx as ClassName] ?? '')})<br>predicted: ${escapeXml(e.predicted)}<br>
 entropy ${num(e.predictiveEntropy)} nats<br>mutual information ${num(e.mutualInformation)} nats<br>
 ${onLesion ? `Grad-CAM on lesion: ${pct(onLesion.energyInside)} of the map, peak ${onLesion.pointingHit ? 'on' : 'off'} the lesion` : 'no mask'}</div>
 <div><img src="${dataUri(imagePng)}" alt="image"><br>image</div><div><img src="${dataUri(e.camMeanPng)}" alt="Grad-CAM mean"><br>Grad-CAM mean</div>
-<div><img src="${dataUri(e.camStdPng)}" alt="Grad-CAM std"><br>Grad-CAM std (uncertainty)</div><div>${e.densitySvg}</div></div>`);
+<div><img src="${dataUri(e.camStdPng)}" alt="Grad-CAM std"><br>Grad-CAM std (uncertainty; top of the scale ${e.camStdMax.toPrecision(3)})</div><div>${e.densitySvg}</div></div>`);
   return `<!doctype html><html><head><meta charset="utf-8"><title>HAM10000 report</title><style>${STYLE}</style></head><body>
 <h1>HAM10000 model report</h1><p>Run <code>${escapeXml(path.resolve(options.model))}</code>, data <code>${escapeXml(path.resolve(options.data))}</code>, split <b>${evaluation.split}</b>, ${evaluation.samples} Monte Carlo samples${evaluation.tta ? ' over the 8 flips and quarter turns of each image' : ''}. ${evaluation.problems.length} images skipped.</p>
 ${warnings.map((w) => `<p class="warn">${escapeXml(w)}</p>`).join('')}

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
+import { loadModel, readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
+import { checkOneOf } from '../validation';
+import type { LesionRecord } from './dataset';
 import type { SplitSummary } from './split';
 import type { Architecture, Head, Pooling } from './model';
 
@@ -15,6 +17,7 @@ import type { Architecture, Head, Pooling } from './model';
  *     RUN/checkpoints/latest.json       which checkpoint is the last complete one
  *     RUN/checkpoints/epoch-0003/       model + optimizer state + training state after epoch 3
  *     RUN/cache/                        the frozen part's features, reused by --resume
+ *     RUN/referral.json                 when to call a prediction confident, fitted on validation by evaluate
  */
 export interface RunConfig {
   version: 1;
@@ -55,6 +58,48 @@ export interface RunConfig {
   warnings: string[];
 }
 
+/**
+ * The settings a new run takes when `train` (or the CLI) is not given them: declared here only.
+ * The pooling's default depends on the architecture (see `defaultPooling` in model.ts), and the
+ * base layers trained on it too (`DEFAULT_TRAINABLE_LAYERS`).
+ */
+export const RUN_DEFAULTS: Readonly<{
+  arch: Architecture;
+  imageSize: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  lrSchedule: LrSchedule;
+  head: Head;
+  denseUnits: number;
+  bayesianHidden: boolean;
+  validationSamples: number;
+  balance: Balance;
+  augment: boolean;
+  patience: number;
+}> = {
+  arch: 'vgg16',
+  imageSize: 224,
+  seed: 42,
+  epochs: 10,
+  batchSize: 32,
+  learningRate: 1e-3,
+  lrSchedule: 'constant',
+  head: 'flipout',
+  denseUnits: 0,
+  bayesianHidden: false,
+  validationSamples: 0,
+  balance: 'weights',
+  augment: false,
+  patience: 0,
+};
+
+/** Monte Carlo samples per image when a run is evaluated (evaluate, report): thousands of images, so fewer than one image's `DEFAULT_SAMPLES`. */
+export const EVALUATION_SAMPLES = 30;
+/** Networks drawn per Bayesian Grad-CAM map in predict, localize and report: a map per image over a whole split. */
+export const CAM_SAMPLES = 8;
+
 /** The answers to class imbalance `train` offers: loss weights per class, class-balanced epochs, or none. */
 export const BALANCES = ['weights', 'sampling', 'none'] as const;
 /** How training counters class imbalance (see BALANCES and class_balance.ts). */
@@ -94,6 +139,47 @@ export interface TrainState {
   stoppedEarly: boolean;
 }
 
+/** What the commands that read a trained run evaluate on: the run's test split, or every image of a folder. */
+export const EVALUATION_SPLITS = ['test', 'all'] as const;
+/** An evaluation split (see EVALUATION_SPLITS). */
+export type EvaluationSplit = (typeof EVALUATION_SPLITS)[number];
+
+/** The records of each side of a run's split (by image id); images no longer in the folder are left out. */
+export function recordsOfSplit(records: readonly LesionRecord[], config: Pick<RunConfig, 'split'>): Record<'train' | 'validation' | 'test', LesionRecord[]> {
+  const byId = new Map(records.map((record) => [record.imageId, record]));
+  const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((record): record is LesionRecord => record !== undefined);
+  return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
+}
+
+/** The records an evaluation split selects: the run's test side, or all of them. */
+export function evaluationRecords(records: readonly LesionRecord[], config: Pick<RunConfig, 'split'>, split: EvaluationSplit): LesionRecord[] {
+  return split === 'all' ? [...records] : recordsOfSplit(records, config).test;
+}
+
+/** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */
+export interface LoadedRun {
+  model: tfl.LayersModel;
+  config: RunConfig;
+  /** Frees the model's weights. */
+  dispose(): void;
+}
+
+/** Which model of a run: the best so far (lowest validation loss, `RUN/model/`) or the last checkpoint's. */
+export const RUN_MODELS = ['best', 'last'] as const;
+/** A model of a run (see RUN_MODELS). */
+export type RunModel = (typeof RUN_MODELS)[number];
+
+/** Loads a run's best model (default) or its last checkpoint's, with its settings. */
+export async function loadRun(run: string, which: RunModel = 'best'): Promise<LoadedRun> {
+  const config = readRunConfig(run);
+  const dir = checkOneOf('loadRun', 'which', which, RUN_MODELS) === 'best' ? runPaths(run).model : latestCheckpoint(run)?.dir;
+  if (dir === undefined || !fs.existsSync(dir)) {
+    throw new DataError(`loadRun: run '${run}' has no trained model yet (no ${which === 'best' ? 'model/ folder' : 'checkpoint'}). Let 'ham10000 train' finish an epoch, or --resume it.`);
+  }
+  const model = await loadModel(dir);
+  return { model, config, dispose: () => model.dispose() };
+}
+
 /** The paths inside a run folder, in one place so train, evaluate and predict agree on the layout. */
 export function runPaths(run: string) {
   return {
@@ -102,6 +188,8 @@ export function runPaths(run: string) {
     checkpoints: path.join(run, 'checkpoints'),
     latest: path.join(run, 'checkpoints', 'latest.json'),
     cache: path.join(run, 'cache'),
+    /** The referral thresholds `evaluate` fitted on the validation split, for the browser page. */
+    referral: path.join(run, 'referral.json'),
   };
 }
 

@@ -5,7 +5,7 @@
  * Within each class the lesions are dealt out so each side gets its share of that class's images
  * (stratification), in an order drawn from the seed.
  */
-import { checkNumber, invalidArgument } from '../errors';
+import { checkNumber, invalidArgument } from '../validation';
 import { CLASSES, countByClass, type ClassName, type LesionRecord } from './dataset';
 import { Rng } from '../random';
 

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { checkNumber, checkOneOf, invalidArgument } from '../validation';
 import { CLASSES, MASK_FOLDER, MASK_SUFFIX, METADATA_COLUMNS, METADATA_FILE, type ClassName } from './dataset';
 import { Rng } from '../random';
 import { paintLesion, sampleLesion, type Lesion } from './synthetic_lesion';

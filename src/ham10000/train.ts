@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, DataError, invalidArgument } from '../errors';
+import { DataError } from '../errors';
+import { checkNumber, checkOneOf, invalidArgument } from '../validation';
 import { stochasticLayers, withSampling } from '../layers';
 import { SeedStream } from '../random';
 import { McPredictor } from '../uncertainty';
@@ -10,14 +11,16 @@ import { saveModel } from '../node/model_io';
 import { balancedSampler, classWeights } from './class_balance';
 import { CLASSES, loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { buildFeatureCache, type FeatureCache } from './feature_cache';
-import { ARCHITECTURES, buildClassifier, HEADS, splitClassifier, type Architecture, type Head, type Pooling } from './model';
+import { ARCHITECTURES, buildClassifier, defaultPooling, HEADS, splitClassifier, type Architecture, type Head, type Pooling } from './model';
 import { augment } from './preprocess';
 import {
   BALANCES,
   latestCheckpoint,
   LR_SCHEDULES,
   readRunConfig,
+  recordsOfSplit,
   restoreCheckpoint,
+  RUN_DEFAULTS,
   runPaths,
   writeCheckpoint,
   writeRunConfig,
@@ -29,7 +32,7 @@ import {
 } from './run';
 import { splitByLesion } from './split';
 
-/** Options of `train`: data, run folder, network, optimisation and class balance. */
+/** Options of `train`: data, run folder, network, optimisation and class balance. Defaults: `RUN_DEFAULTS`. */
 export interface TrainOptions {
   /** Dataset folder in the HAM10000 layout. */
   data: string;
@@ -111,17 +114,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new DataError(`train: data folder '${options.data}' must hold usable images; found none (${dataset.problems.length} problems). Check the path and the layout.`);
   }
   const checkpoint = options.resume ? latestCheckpoint(options.out) : null;
-  const config = options.resume && checkpoint ? resumeConfig(options) : newConfig(options, dataset.records);
-  const sides = recordsOfSplit(dataset.records, config);
+  const settings = options.resume && checkpoint ? resumeConfig(options) : newSettings(options, dataset.records);
+  const sides = recordsOfSplit(dataset.records, settings);
   const classifier = await buildClassifier({
-    ...config,
-    numClasses: config.classes.length,
+    ...settings,
+    numClasses: settings.classes.length,
     trainingExamples: sides.train.length,
-    trainableLayers: config.trainableLayers ?? undefined,
-    weights: config.weights ?? undefined,
-    bayesianHidden: config.bayesianHidden ?? false,
+    trainableLayers: settings.trainableLayers ?? undefined,
+    weights: settings.weights ?? undefined,
+    bayesianHidden: settings.bayesianHidden ?? false,
   });
-  Object.assign(config, { frozenLayerCount: classifier.frozenLayerCount, camLayer: classifier.camLayer, pretrained: classifier.pretrained, warnings: classifier.warnings });
+  // What only the built network knows completes the run's settings.
+  const config: RunConfig = {
+    ...settings,
+    frozenLayerCount: classifier.frozenLayerCount,
+    camLayer: classifier.camLayer,
+    pretrained: classifier.pretrained,
+    warnings: classifier.warnings,
+  };
   const optimizer = tf.train.adam(config.learningRate);
   const { frozen, trainable } = splitClassifier(classifier.model, classifier.frozenLayerCount);
   let caches: Caches | null = null;
@@ -149,42 +159,43 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function newConfig(options: TrainOptions, records: LesionRecord[]): RunConfig {
+/** The parts of a run's settings that the built network fills in. */
+type NetworkFacts = 'frozenLayerCount' | 'camLayer' | 'pretrained' | 'warnings';
+
+/** A new run's settings from the options and `RUN_DEFAULTS`, and its seeded lesion split. */
+function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunConfig, NetworkFacts> {
   const who = 'train';
   if (fs.existsSync(runPaths(options.out).latest) && !options.resume) {
     invalidArgument(who, 'out', 'a folder without a previous run', options.out, 'Add --resume to continue it, or choose another --out.');
   }
-  const seed = checkNumber(who, 'seed', options.seed ?? 42, { integer: true });
+  const seed = checkNumber(who, 'seed', options.seed ?? RUN_DEFAULTS.seed, { integer: true });
   const split = splitByLesion(records, { validation: options.validation, test: options.test, seed });
   const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
   const ids = (side: LesionRecord[]) => side.slice(0, limit).map((record) => record.imageId);
+  const arch = checkOneOf(who, 'arch', options.arch ?? RUN_DEFAULTS.arch, ARCHITECTURES);
   return {
     version: 1,
     classes: [...CLASSES],
-    arch: checkOneOf(who, 'arch', options.arch ?? 'vgg16', ARCHITECTURES),
-    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? 224, { min: 8, integer: true }),
+    arch,
+    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? RUN_DEFAULTS.imageSize, { min: 8, integer: true }),
     seed,
-    epochs: checkNumber(who, 'epochs', options.epochs ?? 10, { min: 1, integer: true }),
-    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? 32, { min: 1, integer: true }),
-    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? 1e-3, { min: 0, exclusiveMin: true }),
-    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? 'constant', LR_SCHEDULES),
+    epochs: checkNumber(who, 'epochs', options.epochs ?? RUN_DEFAULTS.epochs, { min: 1, integer: true }),
+    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? RUN_DEFAULTS.batchSize, { min: 1, integer: true }),
+    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? RUN_DEFAULTS.learningRate, { min: 0, exclusiveMin: true }),
+    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? RUN_DEFAULTS.lrSchedule, LR_SCHEDULES),
     trainableLayers: options.trainableLayers ?? null,
-    frozenLayerCount: 0,
-    pooling: options.pooling ?? ((options.arch ?? 'vgg16') === 'vgg16' ? 'flatten' : 'avg'),
-    head: checkOneOf(who, 'head', options.head ?? 'flipout', HEADS),
-    denseUnits: options.denseUnits ?? 0,
-    bayesianHidden: options.bayesianHidden ?? false,
-    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? 0, { min: 0, integer: true }),
-    camLayer: '',
-    balance: checkOneOf(who, 'balance', options.balance ?? 'weights', BALANCES),
-    augment: options.augment ?? false,
-    patience: checkNumber(who, 'patience', options.patience ?? 0, { min: 0, integer: true }),
-    pretrained: false,
+    pooling: options.pooling ?? defaultPooling(arch),
+    head: checkOneOf(who, 'head', options.head ?? RUN_DEFAULTS.head, HEADS),
+    denseUnits: options.denseUnits ?? RUN_DEFAULTS.denseUnits,
+    bayesianHidden: options.bayesianHidden ?? RUN_DEFAULTS.bayesianHidden,
+    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? RUN_DEFAULTS.validationSamples, { min: 0, integer: true }),
+    balance: checkOneOf(who, 'balance', options.balance ?? RUN_DEFAULTS.balance, BALANCES),
+    augment: options.augment ?? RUN_DEFAULTS.augment,
+    patience: checkNumber(who, 'patience', options.patience ?? RUN_DEFAULTS.patience, { min: 0, integer: true }),
     weights: options.weights ? path.resolve(options.weights) : null,
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
     summary: split.summary,
-    warnings: [],
   };
 }
 
@@ -193,13 +204,6 @@ function resumeConfig(options: TrainOptions): RunConfig {
   const config = readRunConfig(options.out);
   if (options.epochs !== undefined) config.epochs = checkNumber('train', 'epochs', options.epochs, { min: 1, integer: true });
   return config;
-}
-
-/** The records of each side of a run's split (by image id); images no longer in the folder are left out. */
-export function recordsOfSplit(records: LesionRecord[], config: RunConfig): Record<'train' | 'validation' | 'test', LesionRecord[]> {
-  const byId = new Map(records.map((record) => [record.imageId, record]));
-  const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((record): record is LesionRecord => record !== undefined);
-  return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
 }
 
 interface Caches {

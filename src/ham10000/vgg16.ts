@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DataError, describe, invalidArgument, ShapeError } from '../errors';
+import { DataError, ShapeError } from '../errors';
+import { describe, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { readModelArtifacts } from '../node/model_io';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber } from '../errors';
+import { checkNumber } from '../validation';
 import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';

@@ -1,6 +1,6 @@
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../validation';
 
 /** A tfjs-layers initializer, a type tfjs-layers does not export by name. */
 export type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;

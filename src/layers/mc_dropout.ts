@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { checkNumber, checkOneOf, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { callSampling, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 import type { LayerArgs } from './variational';

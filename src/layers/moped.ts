@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, describe, invalidArgument, ShapeError } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOptions, describe, invalidArgument } from '../validation';
 import { rhoOf, SIGMA_FLOOR, type VariationalLayer } from './variational';
 
 /** MOPED's default δ: posterior sigma = 10% of each weight's magnitude (Krishnan et al. 2020). */
@@ -32,7 +33,7 @@ export interface MopedOptions {
  */
 export function mopedInitialize(layer: VariationalLayer, weights: DeterministicWeights, options: MopedOptions = {}): void {
   const who = `mopedInitialize(${layer.getClassName()} '${layer.name}')`;
-  const delta = checkNumber(who, 'options.delta', options.delta ?? MOPED_DELTA, { min: 0 });
+  const delta = checkNumber(who, 'options.delta', checkOptions(who, options, ['delta']).delta ?? MOPED_DELTA, { min: 0 });
   if (!layer.built) invalidArgument(who, 'layer', 'a built layer', 'an unbuilt one', 'Apply it to an input first.');
   const variable = (name: string) => layerWeight(layer, name);
   const assign = (name: string, value: tf.Tensor | undefined, what: string) => {

@@ -1,7 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
-import { checkOptions } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument } from '../validation';
 
 /**
  * How a stochastic layer turns its posterior into an output on one call.

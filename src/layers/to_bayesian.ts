@@ -1,8 +1,7 @@
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkNumber, checkOneOf, invalidArgument } from '../errors';
 import { SeedStream } from '../random';
-import { checkBoolean, checkModel, checkOptions } from '../validation';
+import { checkBoolean, checkModel, checkNumber, checkOneOf, checkOptions, invalidArgument } from '../validation';
 import { Conv2DFlipout } from './conv2d_flipout';
 import { Conv2DReparameterization } from './conv2d_reparameterization';
 import { DenseFlipout } from './dense_flipout';

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DataError, describe } from '../errors';
+import { DataError } from '../errors';
+import { describe } from '../validation';
 
 /**
  * Node file IO for tfjs layers-format models (model.json + binary weight shards) without

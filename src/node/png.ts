@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { ShapeError, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { describe, isTensor } from '../validation';
 import { overlay, type OverlayOptions } from '../explain/overlay';
 
 /** Channel counts a PNG holds: grey, RGB, RGBA. */
@@ -13,9 +14,9 @@ const PNG_CHANNELS = [1, 3, 4];
  * Values are rounded and clipped to 0..255; a float image in [0, 1] must be scaled by 255 first.
  */
 export async function encodePng(rgb: tf.Tensor3D): Promise<Buffer> {
-  if (!(rgb instanceof tf.Tensor) || rgb.rank !== 3 || !PNG_CHANNELS.includes(rgb.shape[2])) {
+  if (!isTensor(rgb) || rgb.rank !== 3 || !PNG_CHANNELS.includes(rgb.shape[2])) {
     throw new ShapeError(
-      `encodePng: rgb must be a tensor [height, width, 3] (or 1 or 4 channels) in 0..255; got ${rgb instanceof tf.Tensor ? `shape ${describe(rgb.shape)}` : describe(rgb)}. ` +
+      `encodePng: rgb must be a tensor [height, width, 3] (or 1 or 4 channels) in 0..255; got ${isTensor(rgb) ? `shape ${describe(rgb.shape)}` : describe(rgb)}. ` +
         'Take one image of a batch with tf.gather(images, i) or tf.squeeze.',
     );
   }

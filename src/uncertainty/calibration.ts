@@ -1,4 +1,4 @@
-import { checkNumber, invalidArgument } from '../errors';
+import { checkNumber, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { Rng } from '../random';
 import { argmax, checkPredictions, checkScores, mean } from './checks';
 import { negativeLogLikelihood } from './metrics';
@@ -27,6 +27,12 @@ export interface Calibration {
   bins: CalibrationBin[];
 }
 
+/** Options of `calibration`. */
+export interface CalibrationOptions {
+  /** Equal-width confidence bins. Default `DEFAULT_BINS` (15). */
+  bins?: number;
+}
+
 /** Guo et al. 2017's choice; `comparePredictions` uses it too, so the ECE compared is the one reported. */
 export const DEFAULT_BINS = 15;
 /** Far more bins than any reliability diagram needs, and an array that always fits in memory. */
@@ -37,10 +43,10 @@ const MAX_BINS = 100_000;
  * reliability diagram (Naeini et al. 2015; Guo et al. 2017, "On Calibration of Modern Neural
  * Networks", §2, which uses 15 bins).
  */
-export function calibration(probs: number[][], labels: number[], options: { bins?: number } = {}): Calibration {
+export function calibration(probs: number[][], labels: number[], options: CalibrationOptions = {}): Calibration {
   const who = 'calibration';
   checkPredictions(who, probs, labels);
-  const binCount = checkBins(who, options.bins);
+  const binCount = checkBins(who, checkOptions(who, options, ['bins']).bins);
   const predicted = probs.map(argmax);
   return binnedCalibration(
     predicted.map((c, i) => probs[i][c]),
@@ -101,6 +107,7 @@ export interface CalibrationNoise {
 /** Far more resamples than any interval needs, and a bound on the time a typo can cost. */
 export const MAX_RESAMPLES = 1_000_000;
 const NOISE_QUANTILE = 0.95;
+const NOISE_OPTIONS = optionKeys<CalibrationNoiseOptions>({ bins: true, resamples: true, seed: true });
 
 /**
  * How large the ECE of these predictions would be if they were perfectly calibrated
@@ -109,8 +116,9 @@ const NOISE_QUANTILE = 0.95;
  * finite data (a calibrated model on 1,000 examples scores about 0.02, not 0), so an ECE, or the
  * difference between two, means little until it clears this noise.
  */
-export function calibrationNoise(probs: number[][], options: CalibrationNoiseOptions = {}): CalibrationNoise {
+export function calibrationNoise(probs: number[][], given: CalibrationNoiseOptions = {}): CalibrationNoise {
   const who = 'calibrationNoise';
+  const options = checkOptions(who, given, NOISE_OPTIONS);
   checkScores(who, probs);
   const binCount = checkBins(who, options.bins);
   const resamples = checkNumber(who, 'options.resamples', options.resamples ?? 1000, { min: 1, max: MAX_RESAMPLES, integer: true });

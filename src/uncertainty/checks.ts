@@ -1,4 +1,5 @@
-import { ShapeError, describe, invalidArgument } from '../errors';
+import { ShapeError } from '../errors';
+import { describe, invalidArgument } from '../validation';
 
 /** Float guard for log(p): the smallest positive float32 normal, so −log p stays finite. */
 export const PROBABILITY_FLOOR = 1.1754944e-38;

@@ -1,4 +1,5 @@
-import { checkNumber, ShapeError } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, checkOptions, optionKeys } from '../validation';
 import { Rng } from '../random';
 import { binnedCalibration, calibration, DEFAULT_BINS, MAX_RESAMPLES } from './calibration';
 import { checkPredictions } from './checks';
@@ -13,6 +14,8 @@ export interface CompareOptions {
   /** Seed of the resampling. Default 0. */
   seed?: number;
 }
+
+const COMPARE_OPTIONS = optionKeys<CompareOptions>({ resamples: true, level: true, seed: true });
 
 /** One metric of two models on the same examples, and what the data say about their difference. */
 export interface MetricDifference {
@@ -43,8 +46,9 @@ export interface Comparison {
  * smaller than either model's own sampling error can still be told from 0. The question it
  * answers: "is model A better calibrated (or more accurate) than B here, or is it chance?"
  */
-export function comparePredictions(probsA: number[][], probsB: number[][], labels: number[], options: CompareOptions = {}): Comparison {
+export function comparePredictions(probsA: number[][], probsB: number[][], labels: number[], given: CompareOptions = {}): Comparison {
   const who = 'comparePredictions';
+  const options = checkOptions(who, given, COMPARE_OPTIONS);
   const classes = checkPredictions(who, probsA, labels, 'probsA');
   if (!Array.isArray(probsB) || probsB.length !== probsA.length) {
     throw new ShapeError(

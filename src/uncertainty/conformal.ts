@@ -1,7 +1,7 @@
-import { ShapeError, checkNumber, checkOneOf, invalidArgument } from '../errors';
+import { ShapeError } from '../errors';
 import { SeedStream } from '../random';
 import { checkLabels, checkPredictions, checkScores, mean } from './checks';
-import { checkBoolean } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 
 /** The conformity score that orders classes into sets: APS, or RAPS with its size penalty. */
 export type ConformalScore = 'aps' | 'raps';
@@ -26,6 +26,7 @@ export interface ConformalOptions {
 }
 
 const DEFAULT_LAMBDA = 0.01;
+const CONFORMAL_OPTIONS = optionKeys<ConformalOptions>({ alpha: true, score: true, lambda: true, kReg: true, randomized: true, seed: true });
 const DEFAULT_K_REG = 1;
 const UINT32_RANGE = 2 ** 32;
 
@@ -68,7 +69,8 @@ export class ConformalClassifier {
   static calibrate(probs: number[][], labels: number[], options: ConformalOptions): ConformalClassifier {
     const who = 'ConformalClassifier.calibrate';
     const classes = checkPredictions(who, probs, labels);
-    if (typeof options !== 'object' || options === null) invalidArgument(who, 'options', 'an object with alpha', options);
+    if (options === undefined) invalidArgument(who, 'options', 'an object with alpha', options);
+    checkOptions(who, options, CONFORMAL_OPTIONS);
     const alpha = checkNumber(who, 'options.alpha', options.alpha, { min: 0, max: 1, exclusiveMin: true });
     if (alpha >= 1) invalidArgument(who, 'options.alpha', 'a number > 0 and < 1', alpha);
     const settings = {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { describe } from '../validation';
 import { stochasticLayers } from '../layers/sampling';
 
 /** The parts of a tfjs-layers graph node read here (tfjs-layers does not export its `Node` class). */

@@ -1,4 +1,5 @@
-import { DataError, ShapeError, checkNumber } from '../errors';
+import { DataError, ShapeError } from '../errors';
+import { checkNumber } from '../validation';
 import { PROBABILITY_FLOOR, argmax, checkPredictions, mean } from './checks';
 
 /** Metrics on plain arrays: `probs` [N][C] class probabilities, `labels` [N] class indices. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ArgumentError } from '../errors';
+import { checkOptions, optionKeys } from '../validation';
 import { kernelDensity, type KernelDensity, type KernelDensityOptions } from './density';
 
 /** Which sampler produced a prediction: the batched, tiled suffix or the loop of S passes. */
@@ -33,7 +34,9 @@ const TINY = 1e-30;
 
 /**
  * The Monte Carlo predictive distribution of a batch, from samples [S, B, C] of class
- * probabilities. Every tensor is owned by this object: `dispose()` frees them all.
+ * probabilities. Every tensor is owned by this object: `dispose()` frees them all. Nothing is read
+ * back to JavaScript until asked (`summary()`, or `summaryAsync()` where a blocking read would
+ * stall a WebGL page), so a caller that keeps only tensors never waits on the device.
  *
  * Uncertainty decomposition (Depeweg et al. 2018, eq. 6; Houlsby et al. 2011, BALD):
  * predictiveEntropy H[E_w p] (total) = expectedEntropy E_w H[p] (aleatoric) + mutualInformation (epistemic).
@@ -56,61 +59,104 @@ export class McPrediction {
   readonly samples?: tf.Tensor3D;
   readonly strategy: McStrategy;
   readonly sampleCount: number;
-  /** Sample values [S, B, C] kept in memory for `summary()` when the tensor is not kept. */
-  private readonly sampleValues: Float32Array | null;
+  /** The samples [S, B, C], held on the device for `summary()`'s densities until `dispose()`. */
+  private readonly sampleTensor: tf.Tensor3D;
 
-  /** Takes ownership of `samples`: kept when `keepSamples`, disposed otherwise. */
+  /** Takes ownership of `samples`: exposed as `samples` when `keepSamples`, private otherwise. */
   constructor(samples: tf.Tensor3D, options: { quantileLevels: number[]; keepSamples: boolean; strategy: McStrategy }) {
     this.strategy = options.strategy;
     this.quantileLevels = [...options.quantileLevels];
     this.sampleCount = samples.shape[0];
-    [this.mean, this.std, this.quantiles] = tf.tidy(() => moments(samples, this.quantileLevels));
-    [this.predictiveEntropy, this.expectedEntropy, this.mutualInformation] = tf.tidy(() => entropies(samples, this.mean));
-    if (options.keepSamples) {
-      this.samples = samples;
-      this.sampleValues = null;
-    } else {
-      this.sampleValues = samples.dataSync() as Float32Array;
-      samples.dispose();
-    }
+    this.sampleTensor = samples;
+    if (options.keepSamples) this.samples = samples;
+    // One tidy: if a step throws, nothing computed so far survives it.
+    [this.mean, this.std, this.quantiles, this.predictiveEntropy, this.expectedEntropy, this.mutualInformation] = tf.tidy(() => {
+      const [mean, std, quantiles] = moments(samples, this.quantileLevels);
+      return [mean, std, quantiles, ...entropies(samples, mean)] as const;
+    });
   }
 
-  /** Frees every tensor of the prediction (the samples too, when kept). */
+  /** Frees every tensor of the prediction, the samples included. */
   dispose(): void {
-    tf.dispose([this.mean, this.std, this.quantiles, this.predictiveEntropy, this.expectedEntropy, this.mutualInformation]);
-    this.samples?.dispose();
+    tf.dispose([this.mean, this.std, this.quantiles, this.predictiveEntropy, this.expectedEntropy, this.mutualInformation, this.sampleTensor]);
   }
 
-  /** Everything as plain arrays, with a kernel density curve per image and class. */
+  /** Everything as plain arrays, with a kernel density curve per image and class. Reads synchronously. */
   summary(options: McSummaryOptions = {}): McSummary {
-    const [, batch, classes] = this.quantiles.shape;
+    const wanted = this.checkSummary(options);
+    const read = (tensor: tf.Tensor) => tensor.arraySync();
+    return this.assemble(options, {
+      mean: read(this.mean) as number[][],
+      std: read(this.std) as number[][],
+      quantiles: read(this.quantiles) as number[][][],
+      predictiveEntropy: read(this.predictiveEntropy) as number[],
+      expectedEntropy: read(this.expectedEntropy) as number[],
+      mutualInformation: read(this.mutualInformation) as number[],
+      samples: wanted.density ? (this.sampleTensor.dataSync() as Float32Array) : null,
+    });
+  }
+
+  /** `summary()` with the reads awaited, all at once: no blocking read on WebGL. */
+  async summaryAsync(options: McSummaryOptions = {}): Promise<McSummary> {
+    const wanted = this.checkSummary(options);
+    const [mean, std, quantiles, predictiveEntropy, expectedEntropy, mutualInformation, samples] = await Promise.all([
+      this.mean.array(),
+      this.std.array(),
+      this.quantiles.array(),
+      this.predictiveEntropy.array(),
+      this.expectedEntropy.array(),
+      this.mutualInformation.array(),
+      wanted.density ? (this.sampleTensor.data() as Promise<Float32Array>) : null,
+    ]);
+    return this.assemble(options, { mean, std, quantiles, predictiveEntropy, expectedEntropy, mutualInformation, samples });
+  }
+
+  private checkSummary(options: McSummaryOptions): { density: boolean } {
+    const who = 'McPrediction.summary';
+    checkOptions(who, options, SUMMARY_OPTIONS);
+    const classes = this.quantiles.shape[2];
     if (options.classNames && options.classNames.length !== classes) {
-      throw new ArgumentError(
-        `McPrediction.summary: options.classNames must have one name per class (${classes}); got ${options.classNames.length}.`,
-      );
+      throw new ArgumentError(`${who}: options.classNames must have one name per class (${classes}); got ${options.classNames.length}.`);
     }
-    const quantileValues = this.quantiles.arraySync();
+    return { density: options.density !== false };
+  }
+
+  private assemble(options: McSummaryOptions, values: SummaryValues): McSummary {
+    const [, batch, classes] = this.quantiles.shape;
     const summary: McSummary = {
       strategy: this.strategy,
       samples: this.sampleCount,
       ...(options.classNames ? { classNames: [...options.classNames] } : {}),
-      mean: this.mean.arraySync(),
-      std: this.std.arraySync(),
-      quantiles: this.quantileLevels.map((level, index) => ({ level, values: quantileValues[index] })),
-      predictiveEntropy: this.predictiveEntropy.arraySync(),
-      expectedEntropy: this.expectedEntropy.arraySync(),
-      mutualInformation: this.mutualInformation.arraySync(),
+      mean: values.mean,
+      std: values.std,
+      quantiles: this.quantileLevels.map((level, index) => ({ level, values: values.quantiles[index] })),
+      predictiveEntropy: values.predictiveEntropy,
+      expectedEntropy: values.expectedEntropy,
+      mutualInformation: values.mutualInformation,
     };
-    if (options.density !== false) {
-      const values = this.sampleValues ?? (this.samples!.dataSync() as Float32Array);
-      const densityOptions: KernelDensityOptions = { range: [0, 1], ...options.density };
+    const samples = values.samples;
+    if (samples) {
+      const densityOptions: KernelDensityOptions = { range: [0, 1], ...(options.density || {}) };
       summary.densities = Array.from({ length: batch }, (_, image) =>
-        Array.from({ length: classes }, (_, cls) => kernelDensity(column(values, image, cls, batch, classes), densityOptions)),
+        Array.from({ length: classes }, (_, cls) => kernelDensity(column(samples, image, cls, batch, classes), densityOptions)),
       );
     }
     return summary;
   }
 }
+
+/** The arrays a summary is assembled from, however they were read. */
+interface SummaryValues {
+  mean: number[][];
+  std: number[][];
+  quantiles: number[][][];
+  predictiveEntropy: number[];
+  expectedEntropy: number[];
+  mutualInformation: number[];
+  samples: Float32Array | null;
+}
+
+const SUMMARY_OPTIONS = optionKeys<McSummaryOptions>({ classNames: true, density: true });
 
 /** The S samples of one image and class out of a flat [S, B, C] array. */
 function column(values: Float32Array, image: number, cls: number, batch: number, classes: number): number[] {

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ArgumentError, ShapeError, TrustError, checkNumber, checkOneOf, describe, invalidArgument } from '../errors';
+import { ArgumentError, ShapeError, TrustError } from '../errors';
 import { SeedStream } from '../random';
-import { assertFinite, checkBoolean } from '../validation';
+import { DEFAULT_SAMPLES, SCORE_KINDS, type ScoreKind } from '../conventions';
+import { deprecated } from '../deprecation';
+import { assertFinite, checkBoolean, checkNumber, checkOneOf, checkOptions, describe, invalidArgument, isTensor, optionKeys } from '../validation';
 import { stochasticLayers, withSampling, type SamplingMode, type StochasticLayer } from '../layers/sampling';
 import { runNodes, splitModel, type Feed, type ModelSplit } from './graph';
 import { McPrediction, type McStrategy } from './prediction';
@@ -10,7 +12,7 @@ import type { InputView } from './views';
 
 /** Options of `mcPredict`: how many samples, how reproducibly, in what memory, and what to check. */
 export interface McPredictOptions {
-  /** Number of Monte Carlo samples S. Default 100. */
+  /** Number of Monte Carlo samples S. Default `DEFAULT_SAMPLES` (100). */
   samples?: number;
   /** Seed of the whole run: the same seed, samples and chunkSize give the same result. Default: fresh randomness. */
   seed?: number;
@@ -31,8 +33,11 @@ export interface McPredictOptions {
   strategy?: 'auto' | McStrategy;
   /** The caller needs epistemic uncertainty (mutual information): refuse a model with no stochastic layer. */
   epistemicOnly?: boolean;
-  /** What the model outputs: class probabilities (default) or logits, turned into probabilities per sample. */
-  outputs?: 'probabilities' | 'logits';
+  /**
+   * What the model outputs: `'probability'` (default; a softmax output) or `'logit'`, turned into
+   * probabilities per sample. The 0.1 spellings 'probabilities' and 'logits' still work until 0.3.0.
+   */
+  outputs?: ScoreKind | 'probabilities' | 'logits';
   /** Refuse images holding NaN or ±Infinity (one reduction over the batch), instead of returning NaN probabilities. Default true. */
   checkFinite?: boolean;
   /**
@@ -45,14 +50,28 @@ export interface McPredictOptions {
 
 const WHO = 'mcPredict';
 const DEFAULTS = {
-  samples: 100,
+  samples: DEFAULT_SAMPLES,
   quantiles: [0.05, 0.5, 0.95],
   keepSamples: false,
   strategy: 'auto',
   epistemicOnly: false,
-  outputs: 'probabilities',
+  outputs: 'probability',
   checkFinite: true,
 } as const;
+const OPTIONS = optionKeys<McPredictOptions>({
+  samples: true,
+  seed: true,
+  chunkSize: true,
+  quantiles: true,
+  keepSamples: true,
+  strategy: true,
+  epistemicOnly: true,
+  outputs: true,
+  checkFinite: true,
+  views: true,
+});
+/** The 0.1 spellings of `outputs`, deprecated: the vocabulary is ScoreKind's. */
+const OLD_OUTPUTS: Record<string, ScoreKind> = { probabilities: 'probability', logits: 'logit' };
 /** Default chunk: the tiled suffix input stays under this many numbers. */
 const MAX_CHUNK_ELEMENTS = 2 ** 24;
 
@@ -105,9 +124,14 @@ export class McPredictor {
     const samples = tf.tidy(() => {
       const raw = this.sample(images, resolved, strategy);
       this.checkOutput(raw);
-      return (resolved.outputs === 'logits' ? tf.softmax(raw) : raw) as tf.Tensor3D;
+      return (resolved.outputs === 'logit' ? tf.softmax(raw) : raw) as tf.Tensor3D;
     });
-    return new McPrediction(samples, { quantileLevels: resolved.quantiles, keepSamples: resolved.keepSamples, strategy });
+    try {
+      return new McPrediction(samples, { quantileLevels: resolved.quantiles, keepSamples: resolved.keepSamples, strategy });
+    } catch (error) {
+      samples.dispose();
+      throw error;
+    }
   }
 
   /** Drops the references to the model; the predictor holds no tensors of its own. */
@@ -173,10 +197,10 @@ export class McPredictor {
   /** One view of the images, which must keep their shape. */
   private viewOf(images: tf.Tensor, view: InputView, index: number): tf.Tensor {
     const viewed = view(images);
-    if (!(viewed instanceof tf.Tensor) || !tf.util.arraysEqual(viewed.shape, images.shape)) {
+    if (!isTensor(viewed) || !tf.util.arraysEqual(viewed.shape, images.shape)) {
       throw new ShapeError(
         `${WHO}: options.views[${index}] must return images of the input's shape ${describe(images.shape)}; ` +
-          `got ${viewed instanceof tf.Tensor ? describe(viewed.shape) : describe(viewed)}. Use views that keep the shape (square images for quarter turns).`,
+          `got ${isTensor(viewed) ? describe(viewed.shape) : describe(viewed)}. Use views that keep the shape (square images for quarter turns).`,
       );
     }
     return viewed;
@@ -189,7 +213,7 @@ export class McPredictor {
   }
 
   private checkImages(images: tf.Tensor): void {
-    if (!(images instanceof tf.Tensor)) invalidArgument(WHO, 'images', 'a tf.Tensor [batch, ...input shape]', images);
+    if (!isTensor(images)) invalidArgument(WHO, 'images', 'a tf.Tensor [batch, ...input shape]', images);
     const expected = this.split.input.shape;
     const matches =
       images.rank === expected.length && images.shape[0] > 0 && expected.every((size, axis) => size === null || size === images.shape[axis]);
@@ -221,10 +245,11 @@ export function mcPredict(model: tfl.LayersModel, images: tf.Tensor, options: Mc
   }
 }
 
-type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize' | 'views'>> & Pick<McPredictOptions, 'seed' | 'chunkSize' | 'views'>;
+type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize' | 'views' | 'outputs'>> &
+  Pick<McPredictOptions, 'seed' | 'chunkSize' | 'views'> & { outputs: ScoreKind };
 
-function resolveOptions(options: McPredictOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) invalidArgument(WHO, 'options', 'an object', options);
+function resolveOptions(given: McPredictOptions): ResolvedOptions {
+  const options = checkOptions(WHO, given, OPTIONS);
   const quantiles = options.quantiles ?? [...DEFAULTS.quantiles];
   if (!Array.isArray(quantiles) || quantiles.length === 0) {
     invalidArgument(WHO, 'options.quantiles', 'a non-empty array of levels in [0, 1]', quantiles);
@@ -239,10 +264,18 @@ function resolveOptions(options: McPredictOptions): ResolvedOptions {
     keepSamples: checkBoolean(WHO, 'options.keepSamples', options.keepSamples ?? DEFAULTS.keepSamples),
     strategy: checkOneOf(WHO, 'options.strategy', options.strategy ?? DEFAULTS.strategy, ['auto', 'fast', 'naive']),
     epistemicOnly: checkBoolean(WHO, 'options.epistemicOnly', options.epistemicOnly ?? DEFAULTS.epistemicOnly),
-    outputs: checkOneOf(WHO, 'options.outputs', options.outputs ?? DEFAULTS.outputs, ['probabilities', 'logits']),
+    outputs: resolveOutputs(options.outputs ?? DEFAULTS.outputs),
     checkFinite: checkBoolean(WHO, 'options.checkFinite', options.checkFinite ?? DEFAULTS.checkFinite),
     views: options.views === undefined ? undefined : checkViews(options.views),
   };
+}
+
+function resolveOutputs(outputs: string): ScoreKind {
+  if (Object.prototype.hasOwnProperty.call(OLD_OUTPUTS, outputs)) {
+    deprecated(`mcPredict option outputs: '${outputs}'`, `outputs: '${OLD_OUTPUTS[outputs]}'`);
+    return OLD_OUTPUTS[outputs];
+  }
+  return checkOneOf(WHO, 'options.outputs', outputs, SCORE_KINDS);
 }
 
 function checkViews(views: unknown): InputView[] {

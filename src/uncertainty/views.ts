@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkNumber, describe } from '../errors';
+import { ShapeError } from '../errors';
+import { checkNumber, describe } from '../validation';
 
 /**
  * A view of an image batch for test-time augmentation: a transformation the label does not

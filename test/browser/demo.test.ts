@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Page } from 'playwright-core';
-import { bayesianCam, DenseFlipout, mcPredict, overlay, type McSummary } from '../../src';
+import { bayesianCam, DenseFlipout, mcPredict, overlay, referralVerdict, type McSummary } from '../../src';
 import { saveModel, writePng } from '../../src/node';
 import { vggPreprocess } from '../../src/ham10000/preprocess';
 import { buildDemo } from '../../examples/browser/build';
@@ -23,6 +23,8 @@ const INPUT: [number, number] = [24, 24];
 const CAM_LAYER = 'conv2';
 /** The page's defaults (index.html): the test reads them back from the page rather than trusting this copy. */
 const TOLERANCE = 1e-4;
+/** RUN/referral.json as `ham10000 evaluate` writes it: a margin no prediction of the tiny model reaches. */
+const REFERRAL = { margin: 0.99, mutualInformation: 5, targetAccuracy: 0.9, fitted: { images: 40, keptShare: 0.25, keptAccuracy: 0.9 }, fittedOn: 'validation', samples: 30 };
 
 const missing = chromiumMissing();
 if (missing) console.warn(`test/browser skipped: ${missing}.`);
@@ -92,7 +94,8 @@ async function setSlider(page: Page, selector: string, value: number): Promise<v
 /** What a user does: pick the run's model files, then the image. */
 async function pickModelAndImage(page: Page, work: string): Promise<void> {
   const run = path.join(work, 'run');
-  await page.setInputFiles('#model-files', [path.join(run, 'model', 'model.json'), path.join(run, 'model', 'weights.bin'), path.join(run, 'run.json')]);
+  const files = ['model/model.json', 'model/weights.bin', 'run.json', 'referral.json'].map((file) => path.join(run, file));
+  await page.setInputFiles('#model-files', files);
   await page.waitForSelector('#status:has-text("Model loaded")');
   await page.setInputFiles('#image-file', path.join(work, 'lesion.png'));
   await waitUntilDone(page);
@@ -120,6 +123,7 @@ describeBrowser('browser demo in headless Chromium', () => {
     model = tinyBayesianCnn();
     await saveModel(model, path.join(work, 'run', 'model'));
     fs.writeFileSync(path.join(work, 'run', 'run.json'), JSON.stringify({ classes: CLASSES, camLayer: CAM_LAYER }));
+    fs.writeFileSync(path.join(work, 'run', 'referral.json'), JSON.stringify(REFERRAL));
     pixels = testImage();
     await writePng(path.join(work, 'lesion.png'), pixels);
     display = tf.tidy(() => tf.squeeze(tf.image.resizeBilinear(tf.expandDims(pixels, 0) as tf.Tensor4D, INPUT), [0]) as tf.Tensor3D);
@@ -175,6 +179,33 @@ describeBrowser('browser demo in headless Chromium', () => {
     expect(maxAbsDiff(numbers.camMean.flat(), Array.from(maps.mean.dataSync()))).toBeLessThan(TOLERANCE);
     expect(maxAbsDiff(numbers.camStd.flat(), Array.from(maps.std.dataSync()))).toBeLessThan(TOLERANCE);
     maps.dispose();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("reads the verdict with the run's fitted thresholds, says where they came from, and follows edits", async () => {
+    expect(await page.textContent('#thresholds-source')).toBe(
+      "Thresholds fitted by ham10000 evaluate on the run's validation split (40 images, 30 Monte Carlo samples): they called 25 % of its images confident, 90 % of them right (target 90 %).",
+    );
+    expect(await page.inputValue('#margin-threshold')).toBe('0.990');
+    const { mean, mutualInformation } = await pageNumbers(page);
+    const verdict = referralVerdict(mean[0], mutualInformation[0], REFERRAL);
+    expect(verdict).toMatchObject({ confident: false, reason: 'margin' });
+    expect(await page.textContent('#reading-headline')).toMatch(/^uncertain: refer \((akiec|mel|nv) \d+ % against (akiec|mel|nv) \d+ %\)$/);
+
+    // A margin the prediction clears: confident, naming the lead.
+    await page.fill('#margin-threshold', (verdict.margin - 0.01).toFixed(3));
+    await page.dispatchEvent('#margin-threshold', 'change');
+    await page.waitForSelector('#reading.confident');
+    expect(await page.textContent('#reading-headline')).toMatch(/^confident: (akiec|mel|nv) \(/);
+    // A mutual information threshold below the image's: referred as unlike what the model learnt.
+    await page.fill('#mi-threshold', String(mutualInformation[0] / 2));
+    await page.dispatchEvent('#mi-threshold', 'change');
+    await page.waitForSelector('#reading-headline:has-text("unlike what the model learnt")');
+    // Neither edit re-ran the sampling: the numbers are those of the first run.
+    expect((await pageNumbers(page)).mean).toEqual(mean);
+    await page.fill('#margin-threshold', '0.990');
+    await page.fill('#mi-threshold', '5');
+    await page.dispatchEvent('#mi-threshold', 'change');
     expect(pageErrors).toEqual([]);
   });
 

@@ -15,6 +15,24 @@ function flipoutModel(): tfl.LayersModel {
   });
 }
 
+describe("'predicted' means the posterior-mean network's class everywhere", () => {
+  const x = images(4);
+  afterAll(() => x.dispose());
+
+  it('cam with sampled weights explains the mean network\'s class, not the sampled one\'s', () => {
+    const model = flipoutModel();
+    const classes = withSampling(model, { mode: 'mean' }, () =>
+      tf.tidy(() => Array.from(tf.argMax(model.predict(x) as tf.Tensor, 1).dataSync())),
+    );
+    for (const seed of [1, 2, 3]) {
+      const predicted = cam(model, 'conv', 'predicted', x, { sampling: 'sample', seed });
+      const explicit = cam(model, 'conv', classes, x, { sampling: 'sample', seed });
+      expect(maxAbsDiff(predicted, explicit)).toBe(0);
+      tf.dispose([predicted, explicit]);
+    }
+  });
+});
+
 describe('bayesianCam', () => {
   const x = images(2);
   afterAll(() => x.dispose());

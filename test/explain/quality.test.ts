@@ -26,7 +26,7 @@ describe('deletion and insertion curves on a constructed case', () => {
   afterAll(() => tf.dispose([ones, maps]));
 
   it('deletion: the faithful map drops the score at the first step, the reversed one at the last', () => {
-    const curve = deletionCurve(model, ones, maps, 0, { steps: 4, score: 'logit' });
+    const curve = deletionCurve(model, 0, ones, maps, { steps: 4, score: 'logit' });
     expect(curve.fractions).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(curve.scores.map((s) => s.map((v) => +v.toFixed(6)))).toEqual([[1, 0, 0, 0, 0], [1, 1, 1, 1, 0]]);
     // Trapezoids of width 1/4: (1 + 0)/8 = 0.125, and 3/4 + 1/8 = 0.875.
@@ -35,7 +35,7 @@ describe('deletion and insertion curves on a constructed case', () => {
   });
 
   it('insertion from a zero baseline: the mirror image', () => {
-    const curve = insertionCurve(model, ones, maps, [0, 0], { steps: 4, score: 'logit', baseline: 'zero' });
+    const curve = insertionCurve(model, [0, 0], ones, maps, { steps: 4, score: 'logit', baseline: 'zero' });
     expect(curve.scores.map((s) => s.map((v) => +v.toFixed(6)))).toEqual([[0, 1, 1, 1, 1], [0, 0, 0, 0, 1]]);
     expect(curve.auc[0]).toBeCloseTo(0.875, 6);
     expect(curve.auc[1]).toBeCloseTo(0.125, 6);
@@ -44,27 +44,27 @@ describe('deletion and insertion curves on a constructed case', () => {
   it("the 'blur' and 'mean' baselines of a constant image are that image: the curve stays flat", () => {
     const grey = tf.fill([2, 4, 4, 1], 0.6) as tf.Tensor4D;
     for (const baseline of ['blur', 'mean'] as const) {
-      const curve = deletionCurve(model, grey, maps, 0, { steps: 2, score: 'logit', baseline });
+      const curve = deletionCurve(model, 0, grey, maps, { steps: 2, score: 'logit', baseline });
       curve.scores.flat().forEach((v) => expect(v).toBeCloseTo(0.6, 5));
     }
     grey.dispose();
   });
 
   it("the default score is the probability: softmax([s, 0])_0 = sigmoid(s)", () => {
-    const curve = deletionCurve(model, ones, maps, 0, { steps: 4 });
+    const curve = deletionCurve(model, 0, ones, maps, { steps: 4 });
     const sigmoid = (s: number) => 1 / (1 + Math.exp(-s));
     expect(curve.scores[0][0]).toBeCloseTo(sigmoid(1), 5);
     expect(curve.scores[0][1]).toBeCloseTo(sigmoid(0), 5);
   });
 
   it('leaks nothing and refuses maps that do not match the images', async () => {
-    await expectNoLeaks(() => deletionCurve(model, ones, maps, 'predicted', { steps: 3, baseline: 'blur' }), () => undefined);
-    await expectNoLeaks(() => insertionCurve(model, ones, maps, 1, { steps: 3, baseline: 'mean' }), () => undefined);
+    await expectNoLeaks(() => deletionCurve(model, 'predicted', ones, maps, { steps: 3, baseline: 'blur' }), () => undefined);
+    await expectNoLeaks(() => insertionCurve(model, 1, ones, maps, { steps: 3, baseline: 'mean' }), () => undefined);
     const raw = tf.zeros([2, 2, 2]) as tf.Tensor3D;
-    expect(() => deletionCurve(model, ones, raw, 0)).toThrow(
+    expect(() => deletionCurve(model, 0, ones, raw)).toThrow(
       'deletionCurve: maps must have shape [2, 4, 4] (one map per image, at the image size); got [2, 2, 2]. Pass cam() maps without the raw option.',
     );
-    expect(() => insertionCurve(model, ones, maps, 0, { steps: 0 })).toThrow('insertionCurve: options.steps must be an integer >= 1; got 0.');
+    expect(() => insertionCurve(model, 0, ones, maps, { steps: 0 })).toThrow('insertionCurve: options.steps must be an integer >= 1; got 0.');
     raw.dispose();
   });
 });

@@ -5,15 +5,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/ham10000/cli';
 import { loadHam10000 } from '../../src/ham10000/dataset';
 import { compareEvaluationFiles } from '../../src/ham10000/compare';
-import { evaluateRun, loadRun } from '../../src/ham10000/evaluate';
+import { evaluateRun } from '../../src/ham10000/evaluate';
 import { readMask } from '../../src/ham10000/images';
 import { centredBlob, localizeRun } from '../../src/ham10000/localize';
 import { predictImage } from '../../src/ham10000/predict';
-import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
+import { latestCheckpoint, loadRun, readRunConfig, runPaths } from '../../src/ham10000/run';
 import { writeReport } from '../../src/ham10000/report';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
 import { train } from '../../src/ham10000/train';
 import { saveModel } from '../../src/node/model_io';
+import { classColour } from '../../src';
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 
@@ -55,6 +56,12 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(evaluation.perClass.map((c) => c.support)).toEqual(evaluation.confusionMatrix.map((row) => row.reduce((a, b) => a + b, 0)));
     expect(evaluation.conformal).not.toBeNull();
     expect(evaluation.conformal!.meanSetSize).toBeGreaterThanOrEqual(1);
+    // The referral thresholds are fitted on the validation split and checked on the evaluated one.
+    const referral = evaluation.referral!;
+    expect(referral.fitted.images).toBe(config.split.validation.length);
+    expect(referral.evaluated.images).toBe(evaluation.count);
+    expect(referral.mutualInformation).toBeGreaterThanOrEqual(0);
+    if (referral.margin !== null) expect(referral.fitted.keptAccuracy!).toBeGreaterThanOrEqual(referral.targetAccuracy);
     expect(evaluation.tta).toBe(false);
     const noise = evaluation.eceIfCalibrated;
     expect(noise.resamples).toBe(1000);
@@ -210,9 +217,12 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(tf.memory().numTensors).toBe(before);
     const html = fs.readFileSync(file, 'utf8');
     expect(html).toMatch(/Confusion matrix/);
-    expect(html).toMatch(/Reliability diagram \(ECE \d\.\d{3}\)/);
     expect(html).toMatch(/Accuracy-coverage \(area \d\.\d{3}\)/);
     expect(html.match(/data:image\/png;base64,/g)).toHaveLength(2 * 3);
+    expect(html).toMatch(/Reliability diagram \(ECE \d\.\d{3}; n per bin\)/);
+    expect(html.match(/Grad-CAM std \(uncertainty; top of the scale \d/g)).toHaveLength(2);
+    // Each class in its colour, as in the density plots: the per-class table, the matrix's rows and columns.
+    expect(html.match(new RegExp(`<span style="color:${classColour(4)}">■</span> mel`, 'g'))).toHaveLength(3);
     expect(html.match(/Grad-CAM on lesion: \d+\.\d % of the map/g)).toHaveLength(2);
     expect(html).not.toMatch(/src="(?!data:)/);
   });
@@ -223,9 +233,14 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(JSON.parse(ok.out).split).toBe('test');
     expect(ok.err).toMatch(/using the 'cpu' backend/);
     expect(fs.existsSync(path.join(run, 'evaluation-test.json'))).toBe(true);
+    const referral = JSON.parse(fs.readFileSync(path.join(run, 'referral.json'), 'utf8'));
+    expect(referral).toMatchObject({ fittedOn: 'validation', samples: 3, targetAccuracy: 0.9 });
+    expect(Object.keys(referral).sort()).toEqual(['fitted', 'fittedOn', 'margin', 'mutualInformation', 'samples', 'targetAccuracy']);
     const tta = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '8', '--tta');
     expect(tta.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-tta.json'), 'utf8')).tta).toBe(true);
+    // The page runs without TTA: a TTA evaluation leaves its thresholds alone.
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'referral.json'), 'utf8')).samples).toBe(3);
     const last = await cli('evaluate', '--model', run, '--data', data, '--backend', 'cpu', '--samples', '2', '--checkpoint', 'last');
     expect(last.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-last.json'), 'utf8')).checkpoint).toBe('last');

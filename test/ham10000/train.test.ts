@@ -3,8 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
-import { learningRateAt, recordsOfSplit, train, type TrainOptions } from '../../src/ham10000/train';
-import { loadRun, predictRecords } from '../../src/ham10000/evaluate';
+import { learningRateAt, train, type TrainOptions } from '../../src/ham10000/train';
+import { predictRecords } from '../../src/ham10000/evaluate';
+import { loadRun, recordsOfSplit } from '../../src/ham10000/run';
 import { loadHam10000 } from '../../src/ham10000/dataset';
 import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
 

@@ -53,3 +53,11 @@ describe('selectBackend', () => {
     );
   });
 });
+
+describe('selectBackend options', () => {
+  it('refuses a misspelt option, naming the nearest one', async () => {
+    await expect(selectBackend({ backnd: 'cpu' } as never)).rejects.toThrow(
+      /^selectBackend: options has unknown 'backnd'; did you mean 'backnd' → 'backend'\? The known options are 'backend', 'env', 'load'\.$/,
+    );
+  });
+});

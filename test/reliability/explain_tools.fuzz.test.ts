@@ -107,7 +107,7 @@ describe('localization and faithfulness curves under fuzzed maps', () => {
         (curve, batch, steps, baseline, mapsFit) => {
           const images = tf.randomUniform([batch, SIZE, SIZE, 3], 0, 1, 'float32', batch);
           const maps = tf.randomUniform(mapsFit ? [batch, SIZE, SIZE] : [batch, SIZE - 1, SIZE], 0, 1, 'float32', 2);
-          const { result, error } = attempt(() => curve(model, images as tf.Tensor4D, maps as tf.Tensor3D, 'predicted', { steps: steps as number, baseline: baseline as never }), () => undefined);
+          const { result, error } = attempt(() => curve(model, 'predicted', images as tf.Tensor4D, maps as tf.Tensor3D, { steps: steps as number, baseline: baseline as never }), () => undefined);
           tf.dispose([images, maps]);
           if (error) return expect(error.message).toMatch(/^(deletion|insertion)Curve: (maps|options\.steps|options\.baseline) must/);
           expect(result!.fractions).toHaveLength((steps as number) + 1);

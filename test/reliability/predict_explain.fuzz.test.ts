@@ -76,7 +76,7 @@ describe('mcPredict under fuzzed images and options', () => {
     keepSamples: bool,
     strategy: { valid: fc.constantFrom('auto', 'fast', 'naive'), accepts: oneOf(['auto', 'fast', 'naive']) },
     epistemicOnly: bool,
-    outputs: { valid: fc.constantFrom('probabilities', 'logits'), accepts: oneOf(['probabilities', 'logits']) },
+    outputs: { valid: fc.constantFrom('probability', 'logit'), accepts: oneOf(['probability', 'logit', 'probabilities', 'logits']) },
     checkFinite: bool,
   };
 

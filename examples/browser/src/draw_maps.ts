@@ -3,7 +3,7 @@
  * (and upsamples the layer-resolution map); the canvas only receives the RGB bytes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { overlay, type ColormapName } from '../../../src';
+import { colormapHex, overlay, type ColormapName } from '../../../src';
 
 /** Blends `map` [h][w] (values in [0, 1]) over `image` [H, W, 3] in 0..255 and draws it. */
 export async function drawOverlay(canvas: HTMLCanvasElement, image: tf.Tensor3D, map: number[][], options: { alpha: number; colormap: ColormapName }): Promise<void> {
@@ -24,4 +24,24 @@ export async function drawOverlay(canvas: HTMLCanvasElement, image: tf.Tensor3D,
 export function scaleToUnit(map: number[][]): { scaled: number[][]; max: number } {
   const max = Math.max(...map.flat());
   return { scaled: map.map((row) => row.map((value) => (max > 0 ? value / max : 0))), max };
+}
+
+/** A colour bar under a map: the colour map from 0 to `top` with five labelled ticks, so colours keep their values. */
+export function drawColourScale(canvas: HTMLCanvasElement, name: ColormapName, top: number): void {
+  const context = canvas.getContext('2d')!;
+  const { width, height } = canvas;
+  const [left, right, barTop, barHeight] = [22, width - 22, 4, 12];
+  context.fillStyle = '#fff';
+  context.fillRect(0, 0, width, height);
+  const gradient = context.createLinearGradient(left, 0, right, 0);
+  for (let i = 0; i <= 10; i++) gradient.addColorStop(i / 10, colormapHex(i / 10, name));
+  context.fillStyle = gradient;
+  context.fillRect(left, barTop, right - left, barHeight);
+  context.fillStyle = '#333';
+  context.font = '11px sans-serif';
+  context.textAlign = 'center';
+  for (let t = 0; t <= 4; t++) {
+    const value = (top * t) / 4;
+    context.fillText(value === 0 ? '0' : Number(value.toPrecision(3)).toString(), left + ((right - left) * t) / 4, barTop + barHeight + 13);
+  }
 }

@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { analyse, explain, prepareImage, PREPROCESSINGS, type Analysis, type AnalysisRequest, type Preprocessing } from './analysis';
 import { BACKEND_ORDER, chooseBackend, type BrowserBackend } from './backend';
 import { drawDensities } from './plot';
-import { drawOverlay, scaleToUnit } from './draw_maps';
+import { drawColourScale, drawOverlay, scaleToUnit } from './draw_maps';
 import { loadFromFiles, loadFromUrl, type ModelInfo } from './model_source';
-import { defaultThresholds, readUncertainty } from './reading';
+import { readUncertainty } from './reading';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const numberInput = (id: string) => Number($<HTMLInputElement>(id).value);
@@ -81,7 +81,7 @@ async function render(milliseconds: number): Promise<void> {
   const { summary, explainedClass } = analysis;
   const predicted = summary.mean[0].indexOf(Math.max(...summary.mean[0]));
   $('prediction').textContent = `${model.classNames[predicted]}: ${(100 * summary.mean[0][predicted]).toFixed(1)} % (mean of ${summary.samples} samples, ${summary.strategy} path)`;
-  renderReading(model, analysis, predicted);
+  renderReading(model, analysis);
   renderTables(model, analysis);
   drawDensities($('density-plot'), summary.densities![0], model.classNames, explainedClass);
   $<HTMLSelectElement>('class-picker').value = String(explainedClass);
@@ -91,20 +91,18 @@ async function render(milliseconds: number): Promise<void> {
   setStatus(`Done in ${(milliseconds / 1000).toFixed(1)} s on ${state.backend}.`, 'done');
 }
 
-function renderReading(model: ModelInfo, { summary }: Analysis, predicted: number): void {
+function renderReading(model: ModelInfo, { summary }: Analysis): void {
+  const margin = $<HTMLInputElement>('margin-threshold').value;
   const reading = readUncertainty(
-    {
-      predictiveEntropy: summary.predictiveEntropy[0],
-      expectedEntropy: summary.expectedEntropy[0],
-      mutualInformation: summary.mutualInformation[0],
-      className: model.classNames[predicted],
-    },
-    { mutualInformation: numberInput('mi-threshold'), predictiveEntropy: numberInput('entropy-threshold') },
+    { probs: summary.mean[0], mutualInformation: summary.mutualInformation[0], classNames: model.classNames },
+    { ...model.thresholds, margin: margin === '' ? null : Number(margin), mutualInformation: numberInput('mi-threshold') },
   );
   $('reading').className = reading.verdict;
   $('reading-headline').textContent = reading.headline;
   $('reading-explanation').textContent =
-    model.stochastic.length === 0 ? 'This model has no stochastic layer: its mutual information is zero by construction, not by certainty.' : reading.explanation;
+    model.stochastic.length === 0
+      ? `${reading.explanation} This model has no stochastic layer: its mutual information is zero by construction, not by certainty.`
+      : reading.explanation;
 }
 
 function renderTables(model: ModelInfo, { summary }: Analysis): void {
@@ -130,8 +128,10 @@ async function renderMaps(): Promise<void> {
   const alpha = numberInput('alpha');
   $('alpha-value').textContent = alpha.toFixed(2);
   await drawOverlay($('overlay'), display, analysis.camMean, { alpha, colormap: 'jet' });
+  drawColourScale($('overlay-scale'), 'jet', 1);
   const { scaled, max } = scaleToUnit(analysis.camStd);
   await drawOverlay($('uncertainty-map'), display, scaled, { alpha, colormap: 'viridis' });
+  drawColourScale($('uncertainty-scale'), 'viridis', max);
   $('uncertainty-caption').textContent = `Grad-CAM standard deviation (yellow = ${max.toFixed(3)}, the largest)`;
 }
 
@@ -157,9 +157,9 @@ async function useModel(load: () => Promise<ModelInfo>): Promise<void> {
     const model = await load();
     state.model = model;
     $<HTMLSelectElement>('class-picker').innerHTML = model.classNames.map((name, i) => `<option value="${i}">${name}</option>`).join('');
-    const thresholds = defaultThresholds(model.classNames.length);
-    $<HTMLInputElement>('mi-threshold').value = String(thresholds.mutualInformation);
-    $<HTMLInputElement>('entropy-threshold').value = thresholds.predictiveEntropy.toFixed(2);
+    $<HTMLInputElement>('margin-threshold').value = model.thresholds.margin === null ? '' : model.thresholds.margin.toFixed(3);
+    $<HTMLInputElement>('mi-threshold').value = model.thresholds.mutualInformation.toFixed(4);
+    $('thresholds-source').textContent = model.thresholds.source;
     $('model-info').textContent =
       `${model.source}: input ${model.inputSize.join('×')}, ${model.classNames.length} classes (${model.classNames.join(', ')}), ` +
       `Grad-CAM at '${model.camLayer}', stochastic layers: ${model.stochastic.join(', ') || 'none'}.`;
@@ -197,7 +197,11 @@ function wireInputs(): void {
     const file = event.dataTransfer?.files[0];
     if (file) void useImage(file);
   });
-  for (const id of ['samples', 'cam-samples', 'seed', 'preprocessing', 'mi-threshold', 'entropy-threshold']) $(id).addEventListener('change', () => void run());
+  for (const id of ['samples', 'cam-samples', 'seed', 'preprocessing']) $(id).addEventListener('change', () => void run());
+  // New thresholds change the verdict, not the samples: re-read, do not re-run.
+  for (const id of ['mi-threshold', 'margin-threshold']) {
+    $(id).addEventListener('change', () => state.model && state.analysis && renderReading(state.model, state.analysis));
+  }
   $('alpha').addEventListener('input', () => void renderMaps());
   $('class-picker').addEventListener('change', () => void explainPickedClass());
 }

@@ -1,13 +1,14 @@
 /**
  * Where the demo's model comes from: files the user picks (model.json, its weight shards and,
- * optionally, the run.json a `ham10000 train` run writes beside its model folder) or a URL
- * (`?model=/model/model.json`, as `npm run demo:browser -- --run RUN` serves it).
+ * optionally, the run.json and referral.json a `ham10000` run writes beside its model folder) or a
+ * URL (`?model=/model/model.json`, as `npm run demo:browser -- --run RUN` serves it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 // Importing the library registers its layer classes, so tfl.loadLayersModel can rebuild them.
 import { camCandidates, stochasticLayers } from '../../../src';
 import type { Preprocessing } from './analysis';
+import { fittedThresholds, placeholderThresholds, type ReadingThresholds, type ReferralFile } from './reading';
 
 /** What the page needs to know about a model beyond its weights. */
 export interface ModelInfo {
@@ -20,6 +21,8 @@ export interface ModelInfo {
   preprocessing: Preprocessing;
   /** Names of the stochastic layers: none means a mutual information of zero by construction. */
   stochastic: string[];
+  /** When a prediction is called confident: fitted on the run's validation split (referral.json), or placeholders that say so. */
+  thresholds: ReadingThresholds;
   source: string;
 }
 
@@ -30,25 +33,31 @@ interface RunJson {
 }
 
 export async function loadFromFiles(files: File[]): Promise<ModelInfo> {
-  const modelJson = files.find((file) => file.name.endsWith('.json') && file.name !== 'run.json');
+  const modelJson = files.find((file) => file.name.endsWith('.json') && !RUN_FILES.includes(file.name));
   if (!modelJson) throw new Error(`Pick the model's model.json together with its weight files; got ${files.map((f) => f.name).join(', ') || 'nothing'}.`);
   const weights = files.filter((file) => !file.name.endsWith('.json'));
-  const runFile = files.find((file) => file.name === 'run.json');
-  const run = runFile ? (JSON.parse(await runFile.text()) as RunJson) : {};
+  const read = async <T>(name: string): Promise<T | null> => {
+    const file = files.find((f) => f.name === name);
+    return file ? (JSON.parse(await file.text()) as T) : null;
+  };
   const model = await tfl.loadLayersModel(tf.io.browserFiles([modelJson, ...weights]));
-  return describeModel(model, run, files.map((f) => f.name).join(', '));
+  return describeModel(model, (await read<RunJson>('run.json')) ?? {}, await read<ReferralFile>('referral.json'), files.map((f) => f.name).join(', '));
 }
 
-/** Loads `modelUrl`; a run.json next to the model folder (the run folder's layout) is used when present. */
+/** The run folder's own files, picked beside the model's. */
+const RUN_FILES = ['run.json', 'referral.json'];
+
+/** Loads `modelUrl`; a run.json and referral.json next to the model folder (the run folder's layout) are used when present. */
 export async function loadFromUrl(modelUrl: string): Promise<ModelInfo> {
-  const runUrl = new URL('../run.json', new URL(modelUrl, location.href)).href;
-  const response = await fetch(runUrl).catch(() => null);
-  const run = response?.ok ? ((await response.json()) as RunJson) : {};
+  const beside = async <T>(name: string): Promise<T | null> => {
+    const response = await fetch(new URL(`../${name}`, new URL(modelUrl, location.href)).href).catch(() => null);
+    return response?.ok ? ((await response.json()) as T) : null;
+  };
   const model = await tfl.loadLayersModel(modelUrl);
-  return describeModel(model, run, modelUrl);
+  return describeModel(model, (await beside<RunJson>('run.json')) ?? {}, await beside<ReferralFile>('referral.json'), modelUrl);
 }
 
-function describeModel(model: tfl.LayersModel, run: RunJson, source: string): ModelInfo {
+function describeModel(model: tfl.LayersModel, run: RunJson, referral: ReferralFile | null, source: string): ModelInfo {
   const [, height, width, channels] = model.inputs[0].shape;
   if (typeof height !== 'number' || typeof width !== 'number' || channels !== 3) {
     throw new Error(`The model must take RGB images of a fixed size [batch, height, width, 3]; its input is [${model.inputs[0].shape.join(', ')}].`);
@@ -64,6 +73,7 @@ function describeModel(model: tfl.LayersModel, run: RunJson, source: string): Mo
     inputSize: [height, width],
     preprocessing: 'vgg',
     stochastic: stochasticLayers(model).map((layer) => layer.name),
+    thresholds: referral ? fittedThresholds(referral) : placeholderThresholds(),
     source,
   };
 }

@@ -3,17 +3,13 @@
  * samples (probability on x, density on y). A narrow peak is a class the model is sure of; a wide
  * or two-humped curve is one it is not.
  */
-import type { KernelDensity } from '../../../src';
+import { classColour, type KernelDensity } from '../../../src';
 
-/** Tableau 10: distinguishable lines for up to ten classes. */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
-const MARGIN = { left: 48, right: 12, top: 12, bottom: 36 };
+/** Room on the right for the legend, long enough for "nv (clipped, peak 41)". */
+const LEGEND_WIDTH = 175;
+const MARGIN = { left: 48, right: LEGEND_WIDTH + 8, top: 12, bottom: 36 };
 /** The frame is this many times the highlighted curve's peak. */
 const HEADROOM = 1.25;
-
-export function classColour(index: number): string {
-  return PALETTE[index % PALETTE.length];
-}
 
 /**
  * Draws one curve per class; `highlight` (the explained class) is drawn thicker, on top. The y axis
@@ -47,7 +43,8 @@ export function drawDensities(canvas: HTMLCanvasElement, densities: KernelDensit
     context.stroke();
   }
   context.restore();
-  drawLegend(context, classNames, width);
+  // A curve cut by the frame says so, with its true peak: a spike must not read as a low hill.
+  drawLegend(context, classNames.map((name, index) => (highest(densities[index]) > top ? `${name} (clipped, peak ${highest(densities[index]).toPrecision(2)})` : name)), width);
 }
 
 interface Frame {
@@ -88,8 +85,8 @@ function drawLegend(context: CanvasRenderingContext2D, classNames: string[], wid
   classNames.forEach((name, index) => {
     const y = MARGIN.top + 6 + index * 14;
     context.fillStyle = classColour(index);
-    context.fillRect(width - 90, y - 6, 12, 4);
+    context.fillRect(width - LEGEND_WIDTH, y - 6, 12, 4);
     context.fillStyle = '#333';
-    context.fillText(name, width - 74, y);
+    context.fillText(name, width - LEGEND_WIDTH + 16, y);
   });
 }
