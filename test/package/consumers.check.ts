@@ -109,6 +109,24 @@ function tsconfig(options: Record<string, string>): string {
   return JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: true, target: 'es2020', types: ['node'], ...options }, files: ['../../src/index.ts'] });
 }
 
+/** The external modules a built file reaches through its static imports (ESM) or requires (CJS), chunks followed. */
+function externalImports(entry: string): string[] {
+  const seen = new Set<string>();
+  const external = new Set<string>();
+  const pattern = /\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\brequire\(["']([^"']+)["']\)/gm;
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const match of fs.readFileSync(file, 'utf8').matchAll(pattern)) {
+      const id = match[1] ?? match[2] ?? match[3];
+      if (id.startsWith('.')) walk(path.resolve(path.dirname(file), id));
+      else external.add(id);
+    }
+  };
+  walk(entry);
+  return [...external].sort();
+}
+
 let tmp = '';
 let tarball = '';
 let full = '';
@@ -120,6 +138,8 @@ before(async () => {
   // A real `npm pack`: its prepack script builds dist/, as on a fresh clone.
   ok('npm', ['pack', '--pack-destination', tmp], ROOT);
   tarball = path.join(tmp, `${pkg.name}-${pkg.version}.tgz`);
+  fs.mkdirSync(path.join(tmp, 'unpacked'));
+  ok('tar', ['-xzf', tarball, '-C', path.join(tmp, 'unpacked')], tmp);
   full = project(path.join(tmp, 'full'), {
     'identity.cjs': identityScript('cjs'),
     'identity.mjs': identityScript('esm'),
@@ -153,10 +173,15 @@ describe('the tarball', () => {
     assert.match(license, /END OF TERMS AND CONDITIONS/);
   });
 
+  it('has a browser core that reaches only tfjs-core and tfjs-layers (no node: module, no optional peer)', () => {
+    const dist = path.join(tmp, 'unpacked', 'package', 'dist');
+    for (const entry of ['index.mjs', 'index.js']) {
+      assert.deepEqual(externalImports(path.join(dist, entry)), ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'], entry);
+    }
+  });
+
   it('passes publint', () => {
     const dir = path.join(tmp, 'unpacked');
-    fs.mkdirSync(dir);
-    ok('tar', ['-xzf', tarball, '-C', dir], tmp);
     const out = ok(path.join(ROOT, 'node_modules/.bin/publint'), ['--strict', '--pack', 'false', path.join(dir, 'package')], tmp);
     // --strict fails on warnings; suggestions (as "sideEffects", a decision of its own) are printed only.
     assert.doesNotMatch(out, /^(Warnings|Errors):/m, out);
