@@ -2,6 +2,7 @@
  * The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning with a Bayesian
  * head, crash-safe training, evaluation, prediction with uncertainty and Grad-CAM, HTML reports.
  */
+import '../compatibility';
 export * from './data';
 export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
 export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
