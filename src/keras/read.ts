@@ -151,8 +151,8 @@ function readKeras3(h5: H5, group: Group, source: string, prefix = 'layers'): Ke
       const layer = attribute(vars, 'name');
       if (typeof layer !== 'string') {
         throw new DataError(
-          `readKerasWeights: ${source} does not name the layer of '${path}' (older Keras 3 versions did not write layer names into .weights.h5). ` +
-            'Load the .keras file instead, or save the weights again with a newer Keras.',
+          `readKerasWeights: ${source} must name the layer of each weight group; '${path}' has no name (older Keras 3 versions did not write them). ` +
+            'Save the model again with a current Keras 3 (3.15 writes the names).',
         );
       }
       const indices = vars.keys().map(Number).sort((a, b) => a - b);
