@@ -157,4 +157,17 @@ describe('loadKerasWeights: all or nothing', () => {
     await expect(loadKerasWeights(miniVgg(), '/nonexistent/x.h5')).rejects.toThrow(/^loadKerasWeights: \/nonexistent\/x\.h5 must be a readable Keras weight file; ENOENT/);
     await expect(loadKerasBytes({} as tfl.LayersModel, new Uint8Array(4))).rejects.toThrow(/^loadKerasWeights: model must be a tfjs-layers model/);
   });
+
+  it('refuses a Keras 3 weights file whose groups carry no layer name (older Keras 3), saying how to fix it', async () => {
+    const h5 = await import('h5wasm');
+    await h5.ready;
+    const file = new h5.File('/unnamed.weights.h5', 'w');
+    file.create_group('layers').create_group('dense').create_group('vars').create_dataset({ name: '0', data: new Float32Array(4), shape: [2, 2], dtype: '<f' });
+    file.close();
+    const bytes = h5.FS!.readFile('/unnamed.weights.h5') as Uint8Array;
+    h5.FS!.unlink('/unnamed.weights.h5');
+    await expect(readKerasWeights(bytes, 'old.weights.h5')).rejects.toThrow(
+      "readKerasWeights: old.weights.h5 must name the layer of each weight group; 'layers/dense' has no name (older Keras 3 versions did not write them). Save the model again with a current Keras 3 (3.15 writes the names).",
+    );
+  });
 });
