@@ -67,6 +67,30 @@ describe('loadKerasWeights: Keras-written files', () => {
     model.dispose();
   });
 
+  it('names the groups of a .keras from older Keras 3 (no name attributes) from its config.json', async () => {
+    // Older Keras 3 (3.5, TF 2.17's) wrote no `name` on the `vars` groups: strip them from a Keras 3.15 file.
+    const { unzipSync, zipSync } = await import('fflate');
+    const h5 = await import('h5wasm');
+    await h5.ready;
+    const entries = unzipSync(new Uint8Array(fs.readFileSync(path.join(DIR, vgg.files.keras))));
+    h5.FS!.writeFile('/old.weights.h5', entries['model.weights.h5']);
+    const file = new h5.File('/old.weights.h5', 'a');
+    const layers = file.get('layers') as InstanceType<typeof h5.Group>;
+    for (const key of layers.keys()) {
+      const vars = file.get(`layers/${key}/vars`) as InstanceType<typeof h5.Group>;
+      if ('name' in vars.attrs) vars.delete_attribute('name');
+    }
+    file.close();
+    entries['model.weights.h5'] = new Uint8Array(h5.FS!.readFile('/old.weights.h5') as Uint8Array);
+    h5.FS!.unlink('/old.weights.h5');
+    const model = miniVgg();
+    expect(await loadKerasBytes(model, zipSync(entries))).toEqual({ format: 'keras', layers: 4, weights: 8 });
+    const output = outputOn(model, vgg);
+    expectClose(output, vgg.output, { tolerance: TOLERANCE });
+    output.dispose();
+    model.dispose();
+  });
+
   it('reads bytes the same way (the isomorphic core, as a browser would)', async () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, vgg.files.keras)));
     const model = miniVgg();
@@ -167,7 +191,7 @@ describe('loadKerasWeights: all or nothing', () => {
     const bytes = h5.FS!.readFile('/unnamed.weights.h5') as Uint8Array;
     h5.FS!.unlink('/unnamed.weights.h5');
     await expect(readKerasWeights(bytes, 'old.weights.h5')).rejects.toThrow(
-      "readKerasWeights: old.weights.h5 must name the layer of each weight group; 'layers/dense' has no name (older Keras 3 versions did not write them). Save the model again with a current Keras 3 (3.15 writes the names).",
+      "readKerasWeights: old.weights.h5 must name the layer of each weight group; 'layers/dense' has no name (older Keras 3 versions did not write them). Load the model's .keras file instead (its config.json names them), or save it again with a current Keras 3.",
     );
   });
 });
