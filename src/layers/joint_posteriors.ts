@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError } from '../errors';
-import { checkNumber, checkOneOf, invalidArgument } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument } from '../validation';
 import type { SeedStream } from '../random';
 import type { Initializer } from './initializers';
 import { rhoOf, sigmaOf } from './variational';
@@ -301,6 +301,7 @@ class NormalJointPrior implements JointPrior {
 export function createJointPosterior(who: string, spec: JointPosteriorSpec = DEFAULT_JOINT_POSTERIOR): JointPosterior {
   if (typeof spec !== 'object' || spec === null) invalidArgument(who, 'posterior', "an object { kind: 'meanField' | 'fullCovariance' | 'lowRank' }", spec);
   const kind = checkOneOf(who, 'posterior.kind', spec.kind, ['meanField', 'fullCovariance', 'lowRank']);
+  checkOptions(who, spec, kind === 'lowRank' ? ['kind', 'rank'] : ['kind'], 'posterior');
   if (kind === 'lowRank') return new LowRankPosterior(who, (spec as LowRankPosteriorSpec).rank);
   return kind === 'fullCovariance' ? new FullCovariancePosterior() : new MeanFieldPosterior();
 }
@@ -309,6 +310,7 @@ export function createJointPosterior(who: string, spec: JointPosteriorSpec = DEF
 export function createJointPrior(who: string, spec: JointPriorSpec = DEFAULT_JOINT_PRIOR): JointPrior {
   if (typeof spec !== 'object' || spec === null) invalidArgument(who, 'prior', "an object { kind: 'fixedNormal' | 'learnableNormal', mean, stddev }", spec);
   const kind = checkOneOf(who, 'prior.kind', spec.kind, ['fixedNormal', 'learnableNormal']);
+  checkOptions(who, spec, ['kind', 'mean', 'stddev'], 'prior');
   const mean = checkNumber(who, 'prior.mean', spec.mean ?? DEFAULT_JOINT_PRIOR.mean);
   const stddev = checkNumber(who, 'prior.stddev', spec.stddev ?? DEFAULT_JOINT_PRIOR.stddev, { min: 0, exclusiveMin: true });
   return new NormalJointPrior({ kind, mean, stddev });

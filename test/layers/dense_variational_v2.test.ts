@@ -305,6 +305,9 @@ describe('DenseVariationalV2', () => {
     [{ prior: { kind: 'normal' } }, /prior\.kind must be one of 'fixedNormal', 'learnableNormal'; got 'normal'/],
     [{ prior: { kind: 'learnableNormal', stddev: 0 } }, /prior\.stddev must be a number > 0; got 0/],
     [{ mode: 'flipout' }, /mode must be one of 'sample', 'mean'; got 'flipout'/],
+    [{ posterior: { kind: 'lowRank', rnak: 4 } }, /posterior has unknown 'rnak'; did you mean 'rnak' → 'rank'\? The known keys are 'kind', 'rank'\./],
+    [{ posterior: { kind: 'fullCovariance', rank: 4 } }, /posterior has unknown 'rank'; did you mean 'rank' → 'kind'\? The known keys are 'kind'\./],
+    [{ prior: { kind: 'learnableNormal', stdev: 2 } }, /prior has unknown 'stdev'; did you mean 'stdev' → 'stddev'\?/],
     [{ klWeight: -1, name: 'head' }, /^DenseVariationalV2 'head': klWeight must be a number >= 0; got -1/],
   ])('refuses %j, naming the argument and the allowed values', (args, message) => {
     expect(() => denseVariationalV2({ units: 2, ...args } as DenseVariationalV2Args)).toThrow(message);
