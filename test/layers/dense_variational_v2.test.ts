@@ -5,6 +5,7 @@ import {
   denseVariationalV2,
   layerWeight,
   MAX_FULL_COVARIANCE_WEIGHTS,
+  SeedStream,
   withSampling,
   type DenseVariationalV2Args,
   type JointPosteriorSpec,
@@ -284,6 +285,24 @@ describe('DenseVariationalV2', () => {
       tf.dispose(layer.klDivergence());
       tf.dispose(layer.calculateLosses());
     });
+    x.dispose();
+  });
+
+  it('leaks nothing when a call fails midway: the low-rank sample throws at its second noise draw', async () => {
+    const layer = built({ posterior: { kind: 'lowRank', rank: 2 }, seed: 1 });
+    const x = tf.randomNormal([3, INPUTS], 0, 1, 'float32', 31);
+    let draws = 0;
+    const failing = new SeedStream(1, 'failing');
+    const normal = failing.normal.bind(failing);
+    failing.normal = (shape: number[]) => {
+      draws += 1;
+      if (draws === 2) throw new Error('injected failure');
+      return normal(shape);
+    };
+    layer.samplingOverride = { seeds: failing };
+    await expectNoLeaks(() => expect(() => layer.apply(x)).toThrow('injected failure'));
+    expect(draws).toBe(2);
+    layer.samplingOverride = null;
     x.dispose();
   });
 
