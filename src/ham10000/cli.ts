@@ -96,6 +96,7 @@ function buildProgram(io: CliIo): Command {
       .requiredOption('--data <dir>', data, existingPath('data folder'))
       .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
+  // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
   const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
 
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
 import type { LaplaceStructure } from '../layers';
-import { checkNumber, checkOneOf } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import {
   DEFAULT_LAPLACE_STRUCTURE,
   dihedralViews,
@@ -29,7 +29,7 @@ import {
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
-import { posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
+import { POSTHOC_METHODS, posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
 import {
   EVALUATION_SAMPLES,
   evaluationRecords,
@@ -42,6 +42,7 @@ import {
 } from './run';
 
 const DEFAULT_BATCH_SIZE = 32;
+const PREDICT_RECORDS_OPTIONS = optionKeys<PredictRecordsOptions>({ imageSize: true, samples: true, seed: true, batchSize: true, tta: true, onProgress: true });
 
 /** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
@@ -71,7 +72,8 @@ export interface RecordPredictions {
 }
 
 /** Decodes the images in batches and samples each with one Monte Carlo predictor, seeded per batch. */
-export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], options: PredictRecordsOptions): Promise<RecordPredictions> {
+export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], given: PredictRecordsOptions): Promise<RecordPredictions> {
+  const options = checkOptions('predictRecords', given, PREDICT_RECORDS_OPTIONS);
   const samples = checkNumber('predictRecords', 'samples', options.samples ?? EVALUATION_SAMPLES, { min: 1, integer: true });
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
@@ -133,6 +135,11 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The option names of `evaluateRun`, which `writeReport` extends. */
+export const EVALUATE_OPTIONS = optionKeys<EvaluateOptions>({
+  model: true, data: true, split: true, samples: true, seed: true, alpha: true, tta: true, checkpoint: true, posthoc: true, laplaceStructure: true, onProgress: true,
+});
+
 /** One class's row of an evaluation; a ratio is null where its denominator is 0. */
 export interface PerClassMetrics {
   class: string;
@@ -191,9 +198,11 @@ export interface ImagePredictionRecord {
 }
 
 /** Evaluates a run on its test split or on a whole folder: the metrics of issue 5, as plain JSON. */
-export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation> {
+export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
+  const options = checkOptions('evaluateRun', given, EVALUATE_OPTIONS);
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
+  if (options.posthoc !== undefined) checkOneOf('evaluateRun', 'posthoc', options.posthoc, POSTHOC_METHODS);
   const run = await loadRun(options.model, options.checkpoint);
   let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {

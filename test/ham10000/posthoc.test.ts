@@ -49,7 +49,8 @@ describe('ham10000 evaluate --posthoc laplace on tiny generated data', () => {
     expect(err).toMatch(/written to .*evaluation-test-laplace-full\.json/);
   });
 
-  it('refuses a run with a Bayesian head', async () => {
+  it('refuses an unknown method and a run with a Bayesian head', async () => {
+    await expect(evaluateRun({ model: run, data, posthoc: 'swag' as never })).rejects.toThrow(/^evaluateRun: posthoc must be one of 'laplace'; got 'swag'\.$/);
     const loaded = await loadRun(run);
     try {
       await expect(posthocLaplace(loaded.model, { ...loaded.config, head: 'flipout' }, 'kron')).rejects.toThrow(
