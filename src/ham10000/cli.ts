@@ -148,8 +148,8 @@ function buildProgram(io: CliIo): Command {
       const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
       const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
-      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
-      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA or a post-hoc posterior.
+      if (evaluation.referral && !evaluation.tta && !evaluation.posthoc && evaluation.checkpoint === 'best') {
         const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
         const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
         writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));

@@ -47,6 +47,8 @@ describe('ham10000 evaluate --posthoc laplace on tiny generated data', () => {
     const written = JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-laplace-full.json'), 'utf8'));
     expect(written.posthoc.structure).toBe('full');
     expect(err).toMatch(/written to .*evaluation-test-laplace-full\.json/);
+    // The run's referral thresholds are those of its own model, not of the posterior's.
+    expect(fs.existsSync(path.join(run, 'referral.json'))).toBe(false);
   });
 
   it('refuses an unknown method and a run with a Bayesian head', async () => {
