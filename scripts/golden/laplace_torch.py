@@ -30,7 +30,7 @@ SEED = 7
 INPUTS, HIDDEN, CLASSES = 4, 8, 3
 TRAIN, TEST = 60, 8
 MC_SAMPLES = 100_000  # the Monte Carlo predictive's error is then ~1e-3
-MARGLIK_STEPS = 3000  # Adam steps on log prior precision: converged to ~1e-10 (laplace-torch's default 100 is not)
+MARGLIK_STEPS = 3000  # Adam steps on log prior precision: converged (laplace-torch's default 100 leave δ 0.6-0.7 % off here)
 
 
 def data():
