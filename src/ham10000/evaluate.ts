@@ -2,8 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf, invalidArgument } from '../validation';
+import type { LaplaceStructure } from '../layers';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import {
+  DEFAULT_LAPLACE_STRUCTURE,
   dihedralViews,
   accuracy,
   accuracyCoverage,
@@ -30,7 +32,8 @@ import {
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
-import { vggPreprocess } from './preprocess';
+import { POSTHOC_METHODS, posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
+import { preprocessImages, type Preprocessing } from './preprocess';
 import {
   EVALUATION_SAMPLES,
   evaluationRecords,
@@ -38,17 +41,19 @@ import {
   loadRun,
   recordsOfSplit,
   type EvaluationSplit,
-  type LoadedRun,
   type RunConfig,
   type RunModel,
 } from './run';
 
 const DEFAULT_BATCH_SIZE = 32;
+const PREDICT_RECORDS_OPTIONS = optionKeys<PredictRecordsOptions>({ imageSize: true, preprocessing: true, samples: true, seed: true, batchSize: true, tta: true, onProgress: true });
 
 /** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
   /** Side of the model's square input in pixels (the run's `imageSize`). */
   imageSize: number;
+  /** How pixels become the model's input (the run's `preprocessing`). Default 'caffe'. */
+  preprocessing?: Preprocessing;
   /** Monte Carlo samples per image. Default `EVALUATION_SAMPLES` (30). */
   samples?: number;
   /** Default 0. */
@@ -73,7 +78,8 @@ export interface RecordPredictions {
 }
 
 /** Decodes the images in batches and samples each with one Monte Carlo predictor, seeded per batch. */
-export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], options: PredictRecordsOptions): Promise<RecordPredictions> {
+export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], given: PredictRecordsOptions): Promise<RecordPredictions> {
+  const options = checkOptions('predictRecords', given, PREDICT_RECORDS_OPTIONS);
   const samples = checkNumber('predictRecords', 'samples', options.samples ?? EVALUATION_SAMPLES, { min: 1, integer: true });
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
@@ -84,7 +90,7 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
       try {
         out.problems.push(...loaded.problems);
         if (loaded.records.length > 0) {
-          const input = vggPreprocess(loaded.images);
+          const input = preprocessImages(loaded.images, options.preprocessing ?? 'caffe');
           const prediction = predictor.predict(input, { seed: (options.seed ?? 0) + start });
           input.dispose();
           const [probs, entropy, information] = await Promise.all([
@@ -133,6 +139,10 @@ export interface EvaluateOptions {
    * DEFAULT_MIN_RECALL (melanoma 0.75).
    */
   minRecall?: MinRecall | null;
+  /** Uncertainty added without retraining: 'laplace' fits a last-layer Laplace posterior to a dense-head run first (see `posthocLaplace`). Default none. */
+  posthoc?: PosthocMethod;
+  /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default `DEFAULT_LAPLACE_STRUCTURE` ('kron'). */
+  laplaceStructure?: LaplaceStructure;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -172,6 +182,11 @@ export interface OperatingPoint {
   precision: (number | null)[];
 }
 
+/** The option names of `evaluateRun`, which `writeReport` extends. */
+export const EVALUATE_OPTIONS = optionKeys<EvaluateOptions>({
+  model: true, data: true, split: true, samples: true, seed: true, alpha: true, tta: true, checkpoint: true, posthoc: true, laplaceStructure: true, minRecall: true, onProgress: true,
+});
+
 /** One class's row of an evaluation; a ratio is null where its denominator is 0. */
 export interface PerClassMetrics {
   class: string;
@@ -191,6 +206,8 @@ export interface Evaluation {
   tta: boolean;
   /** Which model of the run was evaluated. */
   checkpoint: RunModel;
+  /** The post-hoc posterior the predictions sampled, or null for the run's own model. */
+  posthoc: PosthocSummary | null;
   classes: string[];
   accuracy: number;
   balancedAccuracy: number;
@@ -233,10 +250,13 @@ export interface ImagePredictionRecord {
 }
 
 /** Evaluates a run on its test split or on a whole folder: the metrics of issue 5, as plain JSON. */
-export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation> {
+export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
+  const options = checkOptions('evaluateRun', given, EVALUATE_OPTIONS);
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
+  if (options.posthoc !== undefined) checkOneOf('evaluateRun', 'posthoc', options.posthoc, POSTHOC_METHODS);
   const run = await loadRun(options.model, options.checkpoint);
+  let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {
     const { config } = run;
     const dataset = await loadHam10000(options.data);
@@ -244,9 +264,11 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
-    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
-    const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
-    const calibrationSet = await conformalCalibration(run, options.data, dataset.records, predictOptions);
+    if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? DEFAULT_LAPLACE_STRUCTURE);
+    const model = posthoc?.laplace.model ?? run.model;
+    const predictOptions = { imageSize: config.imageSize, preprocessing: config.preprocessing, samples: options.samples, seed: options.seed, tta: options.tta };
+    const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });
+    const calibrationSet = await conformalCalibration(model, config, options.data, dataset.records, predictOptions);
     const minRecall = options.minRecall === undefined ? DEFAULT_MIN_RECALL : options.minRecall;
     return {
       split,
@@ -255,9 +277,11 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
       samples: options.samples ?? EVALUATION_SAMPLES,
       tta: options.tta ?? false,
       checkpoint: options.checkpoint ?? 'best',
+      posthoc: posthoc?.summary ?? null,
       problems: [...dataset.problems, ...predictions.problems],
     };
   } finally {
+    posthoc?.laplace.dispose();
     run.dispose();
   }
 }
@@ -297,15 +321,16 @@ export function operatingPoints(
  * there: the records already read when it is the evaluated folder, else that folder read once.
  */
 async function conformalCalibration(
-  run: LoadedRun,
+  model: tfl.LayersModel,
+  config: RunConfig,
   data: string,
   loaded: readonly LesionRecord[],
   options: PredictRecordsOptions,
 ): Promise<RecordPredictions | null> {
-  if (!fs.existsSync(run.config.data) || run.config.split.validation.length === 0) return null;
-  const records = path.resolve(data) === path.resolve(run.config.data) ? loaded : (await loadHam10000(run.config.data)).records;
-  const validation = recordsOfSplit(records, run.config).validation;
-  return validation.length === 0 ? null : predictRecords(run.model, validation, options);
+  if (!fs.existsSync(config.data) || config.split.validation.length === 0) return null;
+  const records = path.resolve(data) === path.resolve(config.data) ? loaded : (await loadHam10000(config.data)).records;
+  const validation = recordsOfSplit(records, config).validation;
+  return validation.length === 0 ? null : predictRecords(model, validation, options);
 }
 
 /** Every metric of an evaluation from predictions; `calibrationSet` calibrates the conformal sets. */
@@ -314,7 +339,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'problems' | 'operatingPoints'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'posthoc' | 'problems' | 'operatingPoints'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

@@ -1,13 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { checkBoolean, checkNumber, checkOneOf } from '../validation';
-import { bayesianCam, CAM_METHODS, localization, type BayesianCam, type BayesianCamOptions, type CamMethod } from '../explain';
-import { classesOf } from '../explain/model_checks';
-import { dihedralTransform } from '../uncertainty/views';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
+import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages, readMask } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages } from './preprocess';
 import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, type EvaluationSplit } from './run';
 
 /** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
@@ -28,7 +25,7 @@ export interface LocalizeOptions {
   tolerance?: number;
   /**
    * Average each map over the 8 flips and quarter turns of the image, each view's map turned back
-   * before averaging (as pytorch-grad-cam's aug_smooth averages over its augmentations). Costs 8
+   * before averaging (the CAM engine's `augSmooth`, as pytorch-grad-cam's aug_smooth). Costs 8
    * times the passes. Default false.
    */
   augSmooth?: boolean;
@@ -41,6 +38,10 @@ export interface LocalizeOptions {
   /** Called after each batch with the images processed so far (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
+
+const LOCALIZE_OPTIONS = optionKeys<LocalizeOptions>({
+  model: true, data: true, split: true, camSamples: true, method: true, layer: true, tolerance: true, augSmooth: true, limit: true, seed: true, batchSize: true, onProgress: true,
+});
 
 /** Mean energy share inside the lesion and pointing-game hit rate of one kind of map. */
 export interface MapScore {
@@ -77,8 +78,9 @@ export interface LocalizationReport {
  * score and the pointing game (see `localization`) of the mean map of the predicted class, against
  * two image-blind references: a uniform map (the mask's area) and a centred blob.
  */
-export async function localizeRun(options: LocalizeOptions): Promise<LocalizationReport> {
+export async function localizeRun(given: LocalizeOptions): Promise<LocalizationReport> {
   const who = 'localizeRun';
+  const options = checkOptions(who, given, LOCALIZE_OPTIONS);
   const split = checkOneOf(who, 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
@@ -109,9 +111,8 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
         const keptMasks = masked.filter(({ record }) => kept.has(record)).map(({ mask }) => mask);
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
-          const input = vggPreprocess(loaded.images);
-          const camOptions = { samples: camSamples, method, seed: (options.seed ?? 0) + start };
-          const cam = augSmooth ? dihedralCam(run.model, layer, 'predicted', input, camOptions) : bayesianCam(run.model, layer, 'predicted', input, camOptions);
+          const input = preprocessImages(loaded.images, run.config.preprocessing ?? 'caffe');
+          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, augSmooth, seed: (options.seed ?? 0) + start });
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });
           const ofCentre = localization(blobs, masks, { tolerance });
@@ -154,34 +155,6 @@ export async function localizeRun(options: LocalizeOptions): Promise<Localizatio
   } finally {
     run.dispose();
   }
-}
-
-/** The 8 symmetries of the square as (mirror, quarter turns), the identity first, as `dihedralViews` orders them. */
-const DIHEDRAL = [0, 1, 2, 3].flatMap((turns) => [false, true].map((mirror) => ({ mirror, turns })));
-
-/**
- * The Bayesian CAM of `classIdx` ('predicted': the posterior-mean network's class) for each image, averaged over the 8 flips
- * and quarter turns of the image: each view's maps are turned back onto the image first (a mirror
- * then t quarter turns is undone by itself when mirrored, by 4 − t turns otherwise). What survives
- * is what every orientation agrees on; a single view's grid artefacts average out (the idea of
- * pytorch-grad-cam's aug_smooth). The standard deviation is the mean over views of each view's.
- */
-export function dihedralCam(model: tfl.LayersModel, layerName: string, classIdx: number[] | 'predicted', images: tf.Tensor4D, options: BayesianCamOptions): BayesianCam {
-  const classes = classesOf(classIdx, model, images);
-  const back = (maps: tf.Tensor3D, mirror: boolean, turns: number) =>
-    tf.squeeze(dihedralTransform(tf.expandDims(maps, -1) as tf.Tensor4D, mirror, mirror ? turns : (4 - turns) % 4), [-1]);
-  let sums: tf.Tensor3D[] | null = null;
-  for (const { mirror, turns } of DIHEDRAL) {
-    const view = dihedralTransform(images, mirror, turns);
-    const cam = bayesianCam(model, layerName, classes, view, options);
-    const next = tf.tidy(() => [cam.mean, cam.std].map((maps, i) => tf.add(back(maps, mirror, turns), sums ? sums[i] : 0) as tf.Tensor3D));
-    tf.dispose([view, ...(sums ?? [])]);
-    cam.dispose();
-    sums = next;
-  }
-  const [mean, std] = sums!.map((total) => tf.div(total, DIHEDRAL.length) as tf.Tensor3D);
-  tf.dispose(sums!);
-  return { mean, std, sampleSeeds: null, dispose: () => tf.dispose([mean, std]) };
 }
 
 /** The masks of `records` at `size`, decoded at once (sharp works on its own threads); an unreadable mask is reported and its image skipped. */

@@ -1,7 +1,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { invalidArgument } from '../validation';
 import { SeedStream } from '../random';
-import { VGG_INPUT_SCALE, type Backbone } from './vgg16';
+import type { Backbone } from './backbone';
+import { VGG_INPUT_SCALE } from './vgg16';
 
 /** Options of `resnetSmall`: the input shape, the filters per stage and the seed. */
 export interface ResnetSmallOptions {
@@ -62,5 +63,5 @@ export function resnetSmall(options: ResnetSmallOptions): Backbone {
     inChannels = count;
   });
   const model = tfl.model({ inputs: input, outputs: x, name: 'resnet_small' });
-  return { model, camLayer: `stage${filters.length}_out`, pretrained: false, warnings: [] };
+  return { model, camLayer: `stage${filters.length}_out`, preprocessing: 'caffe', pretrained: false, warnings: [] };
 }
