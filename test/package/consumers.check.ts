@@ -272,15 +272,21 @@ describe(`an app on @tensorflow/tfjs ${SKEW_TFJS}`, () => {
     assert.match(listed, new RegExp(`tfjs-core@${TFJS.replace(/\./g, '\\.')}`));
   });
 
-  it('gets one error at import naming both versions and the fix, under require and import', () => {
-    for (const args of [['-e', "require('@tensorflow/tfjs'); require('tfjs-trust')"], ['--input-type=module', '-e', "import '@tensorflow/tfjs'; import 'tfjs-trust';"]]) {
+  it('gets one error at import naming both versions and the fix, under require and import, tfjs loaded first or not', () => {
+    const orders = [
+      ['-e', "require('@tensorflow/tfjs'); require('tfjs-trust')"],
+      ['--input-type=module', '-e', "import '@tensorflow/tfjs'; import 'tfjs-trust';"],
+      ['-e', "require('tfjs-trust'); require('@tensorflow/tfjs')"],
+      ['--input-type=module', '-e', "import 'tfjs-trust'; import '@tensorflow/tfjs';"],
+    ];
+    for (const args of orders) {
       const result = run('node', args, skew);
       assert.equal(result.status, 1);
       const lines = result.stderr.split('\n').filter((line) => /tfjs-core|already registered/.test(line));
       assert.equal(lines.length, 1, result.stderr);
       assert.equal(
         lines[0],
-        `TrustError: tfjs-trust: two copies of @tensorflow/tfjs-core are loaded, ${SKEW_TFJS} (the app's) and ${TFJS} (tfjs-trust's); they share one engine ` +
+        `TrustError: tfjs-trust: two copies of @tensorflow/tfjs-core, ${SKEW_TFJS} (the app's) and ${TFJS} (tfjs-trust's); once both load they share one engine ` +
           `but not the Tensor class, so tensors break. Fix: use one version in ${pkg.peerDependencies['@tensorflow/tfjs-core']} everywhere (npm install @tensorflow/tfjs@${TFJS}, ` +
           `or the @tensorflow/* packages you use at ${TFJS}), then \`npm ls @tensorflow/tfjs-core\` must list a single version (npm dedupe).`,
       );
