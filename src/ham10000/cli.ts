@@ -8,10 +8,13 @@ import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
 import { BACKEND_ENV, BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
+import { LAPLACE_STRUCTURES } from '../layers';
+import { DEFAULT_LAPLACE_STRUCTURE } from '../uncertainty';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
 import { ARCHITECTURES, DEFAULT_TRAINABLE_LAYERS, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
+import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
@@ -46,6 +49,11 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0.');
   return n;
+}
+
+/** --weights: the word 'imagenet', or a path that exists. */
+function weightsSource(value: string): string {
+  return value === 'imagenet' ? value : existingPath('weights')(value);
 }
 
 function existingPath(what: string) {
@@ -112,6 +120,7 @@ function buildProgram(io: CliIo): Command {
       .requiredOption('--data <dir>', data, existingPath('data folder'))
       .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
+  // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
   const useBackend = async (name: BackendName | undefined, verbose: boolean | undefined) => {
     const selected = await selectBackend({ backend: name });
     io.err(`${verbose ? selected.details : selected.message}\n`);
@@ -123,9 +132,10 @@ function buildProgram(io: CliIo): Command {
     .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${RUN_DEFAULTS.epochs}, or the run's with --resume`).argParser(integer(1)))
     .option('--image-size <px>', 'square input size', integer(8), RUN_DEFAULTS.imageSize)
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default(RUN_DEFAULTS.arch))
-    .addOption(libraryDefault('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', 'random initial weights').argParser(existingPath('weights')))
-    .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, compact all`).argParser(integer(0)))
-    .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for compact').choices(POOLINGS))
+    .addOption(libraryDefault('--weights <imagenet|path>', "pretrained base: 'imagenet' (Keras' file, downloaded once), a Keras .h5/.keras file or a tfjs model folder", 'random initial weights').argParser(weightsSource))
+    .addOption(libraryDefault('--alpha <width>', 'mobilenetv2 width multiplier (ImageNet weights: 0.35, 0.5, 0.75, 1, 1.3, 1.4)', '1').argParser(positiveNumber))
+    .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, resnet50 and mobilenetv2 0, compact all`).argParser(integer(0)))
+    .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for the others').choices(POOLINGS))
     .addOption(libraryDefault('--dense <units>', 'units of an optional dense layer in the head', 'none').argParser(integer(0)))
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default(RUN_DEFAULTS.head))
     .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
@@ -143,7 +153,7 @@ function buildProgram(io: CliIo): Command {
       await useBackend(o.backend, o.verbose);
       const progress = new TrainProgress(io);
       const result = await train({
-        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
+        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, alpha: o.alpha, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
         pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
@@ -158,13 +168,16 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
+    .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
+    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default(DEFAULT_LAPLACE_STRUCTURE))
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
-      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });
+      const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
+      const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
-      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
-      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+      // The browser page reads the thresholds fitted for what it runs: the run's best model, without TTA or a post-hoc posterior.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best' && evaluation.posthoc === null) {
         const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
         const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
         writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf, invalidArgument } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { stochasticLayers, withSampling } from '../layers';
 import { SeedStream } from '../random';
 import { McPredictor } from '../uncertainty';
@@ -44,7 +44,10 @@ export interface TrainOptions {
   imageSize?: number;
   /** Default 'vgg16'. */
   arch?: Architecture;
+  /** Pretrained base: 'imagenet', a Keras .h5/.keras file or a tfjs model folder (see ClassifierOptions.weights). */
   weights?: string;
+  /** MobileNetV2's width multiplier (arch 'mobilenetv2'). Default 1. */
+  alpha?: number;
   /** Default 42. */
   seed?: number;
   /** Continue the run in `out` from its last checkpoint; its settings and split are kept. */
@@ -97,6 +100,11 @@ export interface TrainResult {
   problems: DataProblem[];
 }
 
+const TRAIN_OPTIONS = optionKeys<TrainOptions>({
+  data: true, out: true, epochs: true, imageSize: true, arch: true, weights: true, alpha: true, seed: true, resume: true, batchSize: true,
+  learningRate: true, lrSchedule: true, trainableLayers: true, pooling: true, head: true, denseUnits: true, bayesianHidden: true,
+  validationSamples: true, balance: true, augment: true, patience: true, validation: true, test: true, cache: true, limit: true, onEvent: true,
+});
 const CACHE_IN_MEMORY_LIMIT = 2 ** 30;
 /** Keeps log(p) finite in the loss. */
 const EPSILON = 1e-7;
@@ -107,7 +115,8 @@ const EPSILON = 1e-7;
  * epoch and step numbers alone, and each checkpoint holds the optimizer state, so `resume`
  * continues exactly where an uninterrupted run would be (bit for bit on the cpu backend).
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(given: TrainOptions): Promise<TrainResult> {
+  const options = checkOptions('train', given, TRAIN_OPTIONS);
   const emit = options.onEvent ?? (() => undefined);
   const dataset = await loadHam10000(options.data);
   if (dataset.records.length === 0) {
@@ -117,11 +126,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const settings = options.resume && checkpoint ? resumeConfig(options) : newSettings(options, dataset.records);
   const sides = recordsOfSplit(dataset.records, settings);
   const classifier = await buildClassifier({
-    ...settings,
+    arch: settings.arch,
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+    pooling: settings.pooling,
+    head: settings.head,
+    denseUnits: settings.denseUnits,
     numClasses: settings.classes.length,
     trainingExamples: sides.train.length,
     trainableLayers: settings.trainableLayers ?? undefined,
     weights: settings.weights ?? undefined,
+    ...(settings.alpha === undefined ? {} : { alpha: settings.alpha }),
     bayesianHidden: settings.bayesianHidden ?? false,
   });
   // What only the built network knows completes the run's settings.
@@ -129,6 +144,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...settings,
     frozenLayerCount: classifier.frozenLayerCount,
     camLayer: classifier.camLayer,
+    preprocessing: classifier.preprocessing,
     pretrained: classifier.pretrained,
     warnings: classifier.warnings,
   };
@@ -192,7 +208,8 @@ function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunCo
     balance: checkOneOf(who, 'balance', options.balance ?? RUN_DEFAULTS.balance, BALANCES),
     augment: options.augment ?? RUN_DEFAULTS.augment,
     patience: checkNumber(who, 'patience', options.patience ?? RUN_DEFAULTS.patience, { min: 0, integer: true }),
-    weights: options.weights ? path.resolve(options.weights) : null,
+    ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
+    weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
     summary: split.summary,
@@ -225,7 +242,7 @@ async function buildCaches(
   const build = async (split: 'train' | 'validation') => {
     const file = onDisk ? path.join(runPaths(options.out).cache, `${split}.f32`) : undefined;
     const onProgress = (done: number, total: number) => emit({ type: 'cache', split, done, total });
-    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, file, onProgress });
+    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, preprocessing: config.preprocessing, file, onProgress });
   };
   const train = await build('train');
   const validation = sides.validation.length > 0 ? await build('validation') : null;

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerCpuTrainingKernels } from '../backends/cpu_training';
 import { registerNativeTrainingKernels } from '../backends/native_training';
+import { registerWasmTrainingKernels } from '../backends/wasm_training';
 import { TrustError } from '../errors';
 import { checkOneOf, checkOptions, optionKeys } from '../validation';
 
@@ -80,11 +82,20 @@ export interface SelectedBackend {
   details: string;
 }
 
+/** What `selectBackend` registers for the backend it activates, by tfjs backend name. */
+const TRAINING_KERNELS: Partial<Record<string, () => unknown>> = {
+  tensorflow: registerNativeTrainingKernels,
+  wasm: registerWasmTrainingKernels,
+  cpu: registerCpuTrainingKernels,
+};
+
 /**
  * Picks and activates the fastest backend present (native CUDA, native TensorFlow, WASM, then
  * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
- * tfjs-node is an optional dependency: where it is not installed, the next one is used. On the
- * native backend it also registers the fused ReLU gradient (`registerNativeTrainingKernels`).
+ * tfjs-node is an optional dependency: where it is not installed, the next one is used. It then
+ * registers the chosen backend's training kernels (`registerNativeTrainingKernels`,
+ * `registerWasmTrainingKernels`, `registerCpuTrainingKernels`): the one global change it makes,
+ * and the only place the pipeline makes it (importing changes nothing; docs/backends.md).
  */
 export async function selectBackend(given: SelectBackendOptions = {}): Promise<SelectedBackend> {
   const options = checkOptions('selectBackend', given, optionKeys<SelectBackendOptions>({ backend: true, env: true, load: true }));
@@ -103,7 +114,7 @@ export async function selectBackend(given: SelectBackendOptions = {}): Promise<S
       continue;
     }
     await tf.ready();
-    if (PROVIDERS[name].tfName === 'tensorflow') registerNativeTrainingKernels();
+    TRAINING_KERNELS[PROVIDERS[name].tfName]?.();
     const absent = probes.filter((p) => !p.available);
     const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
     const line = `tfjs-trust: using the '${name}' backend (${why})`;
