@@ -1,6 +1,6 @@
 /**
- * Refuses, at import, a @tensorflow/tfjs-core that tfjs-trust cannot run on. Every entry point
- * imports this module first. The failure it prevents is silent: when the app's tfjs is older than
+ * Refuses, at import, a @tensorflow/tfjs-core that tfjs-trust cannot run on (`checkTfjsCore`,
+ * called by every entry point). The failure it prevents is silent: when the app's tfjs is older than
  * the peer range, npm nests a second tfjs-core for tfjs-trust; both copies share tfjs' global
  * engine but not its classes, so a tensor of one copy fails the other's `instanceof Tensor` and tfjs
  * later crashes far away ("Tensor must have a shape comprised of positive integers but got shape [,4]").
@@ -112,10 +112,14 @@ function otherTfjsCore(ours: string): { present: boolean; version?: string } {
   return { present: other !== undefined || !(tf.env() instanceof tf.Environment), version: other };
 }
 
-function checkTfjsCore(): void {
+/**
+ * Throws the one-line error of `tfjsCoreProblem` when the tfjs-core in use is unsupported or not the
+ * app's only copy. Every entry point calls it in its own body: a bare `import './compatibility'`
+ * would be dropped by bundlers, since package.json's `sideEffects` does not list the sources.
+ */
+export function checkTfjsCore(): void {
   const other = otherTfjsCore(tf.version_core);
   const problem = tfjsCoreProblem({ version: tf.version_core, sameCopy: !other.present, appVersion: other.version });
   if (problem !== null) throw new TrustError(problem);
 }
 
-checkTfjsCore();

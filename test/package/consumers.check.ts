@@ -113,7 +113,8 @@ function tsconfig(options: Record<string, string>): string {
 function externalImports(entry: string): string[] {
   const seen = new Set<string>();
   const external = new Set<string>();
-  const pattern = /\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\brequire\(["']([^"']+)["']\)/gm;
+  // Statements only (esbuild writes one per line start), not the same words inside an error message.
+  const pattern = /^(?:import|export|\})[^"'\n]*\bfrom\s*["']([^"']+)["'];?$|^import\s*["']([^"']+)["'];?$|\brequire\(["']([^"']+)["']\)/gm;
   const walk = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
