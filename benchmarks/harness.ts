@@ -77,6 +77,8 @@ export interface Result extends Stats {
   runs: number;
   throughput: { value: number; unit: string };
   peakMemoryMB: number;
+  /** Effective GFLOP/s at the median, for workloads that state their FLOPs. */
+  gflops?: number;
   note?: string;
 }
 
@@ -134,6 +136,7 @@ export async function measure(workload: Workload, options: MeasureOptions): Prom
       ...stats,
       throughput: { value: prepared.throughput.items / (stats.medianMs / 1000), unit: prepared.throughput.unit },
       peakMemoryMB: (Math.max(profile.peakBytes, tf.memory().numBytes) - baselineBytes) / MB,
+      ...(prepared.flops ? { gflops: prepared.flops / 1e9 / (stats.medianMs / 1000) } : {}),
       ...(prepared.note ? { note: prepared.note } : {}),
     };
   } finally {

@@ -2,10 +2,18 @@
  * The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning with a Bayesian
  * head, crash-safe training, evaluation, prediction with uncertainty and Grad-CAM, HTML reports.
  */
+import '../compatibility';
 export * from './data';
-export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
-export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
-export { buildClassifier, splitClassifier, defaultPooling, ARCHITECTURES, POOLINGS, HEADS, DEFAULT_TRAINABLE_LAYERS } from './model';
+export { vgg16, compactCnn } from './vgg16';
+export type { Vgg16Options, CompactCnnOptions } from './vgg16';
+export { mobilenetV2 } from './mobilenet_v2';
+export type { MobileNetV2Options } from './mobilenet_v2';
+export { resnet50 } from './resnet50';
+export type { ResNet50Options } from './resnet50';
+export { batchNorm } from './backbone';
+export type { Backbone, BackboneOptions } from './backbone';
+export { loadWeightsByName } from './weights_by_name';
+export { buildClassifier, splitClassifier, defaultPooling, defaultTrainableLayers, ARCHITECTURES, POOLINGS, HEADS, DEFAULT_TRAINABLE_LAYERS } from './model';
 export type { Architecture, Pooling, Head, Classifier, ClassifierOptions, SplitClassifier } from './model';
 export { FeatureCache, buildFeatureCache } from './feature_cache';
 export type { BuildFeatureCacheOptions } from './feature_cache';
@@ -15,6 +23,8 @@ export { readRunConfig, latestCheckpoint, runPaths, loadRun, recordsOfSplit, eva
 export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule, LoadedRun, RunModel, EvaluationSplit } from './run';
 export { evaluateRun, predictRecords, metricsOf } from './evaluate';
 export type { Evaluation, ImagePredictionRecord, EvaluateOptions, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { posthocLaplace, POSTHOC_METHODS } from './posthoc';
+export type { PosthocMethod, PosthocSummary } from './posthoc';
 export { compareEvaluationFiles } from './compare';
 export type { EvaluationComparison } from './compare';
 export { localizeRun, centredBlob } from './localize';

@@ -29,6 +29,8 @@ export type { Conv3DFlipoutArgs } from './conv3d_flipout';
 export { Conv3DReparameterization, conv3dReparameterization } from './conv3d_reparameterization';
 export type { Conv3DReparameterizationArgs } from './conv3d_reparameterization';
 export { MCDropout, mcDropout } from './mc_dropout';
+export { LaplaceDense, LAPLACE_STRUCTURES } from './laplace_dense';
+export type { LaplaceDenseArgs, LaplaceStructure } from './laplace_dense';
 export type { MCDropoutArgs } from './mc_dropout';
 export { NormalPrior, ScaleMixturePrior, createPrior, DEFAULT_PRIOR, DEFAULT_SCALE_MIXTURE } from './priors';
 export type { Prior, PriorSpec, NormalPriorSpec, ScaleMixturePriorSpec, DivergenceContext } from './priors';

@@ -165,10 +165,8 @@ class FullCovariancePosterior extends MeanFieldPosterior {
   scaleTril(): tf.Tensor2D {
     return tf.tidy(() => {
       const size = this.loc().size;
-      const ones = tf.ones([size, size]);
-      const strictlyLower = tf.sub(tf.linalg.bandPart(ones, -1, 0), tf.eye(size));
-      // eye ⊙ sigma puts sigma on the diagonal (tf.diag has no gradient).
-      return tf.add(tf.mul(this.trilVar.read(), strictlyLower), tf.mul(tf.eye(size), this.sigma())) as tf.Tensor2D;
+      const lower = tf.mul(this.trilVar.read(), tf.tensor2d(strictlyLowerMask(size), [size, size]));
+      return tf.add(lower, diagonalMatrix(this.sigma())) as tf.Tensor2D;
     });
   }
 
@@ -182,6 +180,28 @@ class FullCovariancePosterior extends MeanFieldPosterior {
   override variance(): tf.Tensor1D {
     return tf.tidy(() => tf.sum(tf.square(this.scaleTril()), 1));
   }
+}
+
+/** The n × n strictly-lower-triangular mask of ones, built once per size in JS (broadcast comparisons are slow on cpu). */
+const strictlyLowerMasks = new Map<number, Float32Array>();
+function strictlyLowerMask(size: number): Float32Array {
+  let mask = strictlyLowerMasks.get(size);
+  if (!mask) {
+    mask = new Float32Array(size * size);
+    for (let row = 1; row < size; row++) mask.fill(1, row * size, row * size + row);
+    strictlyLowerMasks.set(size, mask);
+  }
+  return mask;
+}
+
+/**
+ * diag(v) by padding each entry with n zeros and refolding: entry i lands at flat index i·(n + 1),
+ * which is (i, i). Contiguous ops with gradients (tf.diag has none).
+ */
+function diagonalMatrix(values: tf.Tensor1D): tf.Tensor2D {
+  const size = values.size;
+  const padded = tf.pad(tf.reshape(values, [size, 1]), [[0, 0], [0, size]]);
+  return tf.reshape(tf.slice(tf.reshape(padded, [-1]), 0, size * size), [size, size]);
 }
 
 /** Σ = D + VVᵀ, D = diag(σ²): sampled as loc + σ ⊙ ε₁ + V ε₂. */

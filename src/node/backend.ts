@@ -76,8 +76,10 @@ export interface SelectedBackend {
   name: BackendName;
   /** What was tried, in order, and why each absent one is absent. */
   probes: BackendProbe[];
-  /** One line for the user: which backend runs and why. */
+  /** One short line for the user: which backend runs, why, and which faster ones are absent. */
   message: string;
+  /** The same line with why each absent backend is absent (import errors, paths): for `--verbose`. */
+  details: string;
 }
 
 /** What `selectBackend` registers for the backend it activates, by tfjs backend name. */
@@ -113,10 +115,15 @@ export async function selectBackend(given: SelectBackendOptions = {}): Promise<S
     }
     await tf.ready();
     TRAINING_KERNELS[PROVIDERS[name].tfName]?.();
-    const skipped = probes.filter((p) => !p.available).map((p) => `${p.name} (${p.detail})`);
+    const absent = probes.filter((p) => !p.available);
     const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
-    const message = `tfjs-trust: using the '${name}' backend (${why})${skipped.length ? `; absent: ${skipped.join('; ')}` : ''}`;
-    return { name, probes, message };
+    const line = `tfjs-trust: using the '${name}' backend (${why})`;
+    return {
+      name,
+      probes,
+      message: `${line}${absent.length ? `; absent: ${absent.map((p) => p.name).join(', ')}` : ''}`,
+      details: `${line}${absent.length ? `; absent: ${absent.map((p) => `${p.name} (${p.detail})`).join('; ')}` : ''}`,
+    };
   }
   const details = probes.map((p) => `${p.name}: ${p.detail}`).join('; ');
   throw new TrustError(

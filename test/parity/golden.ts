@@ -27,19 +27,19 @@ export function loadFixture<C>(filename: string): Fixture<C> {
 }
 
 /**
- * Expects `actual` to match `expected` to PARITY_TOLERANCE · scale elementwise, where scale is
- * `max(floor, max |expected|)`: absolute for values of order one, relative to the tensor's largest
- * value where values are large (a float32 sum's rounding grows with its terms, not its result).
- * `floor` 0 makes it purely relative, for tensors of tiny values.
+ * Expects `actual` to match `expected` to tolerance · scale elementwise (default PARITY_TOLERANCE),
+ * where scale is `max(floor, max |expected|)`: absolute for values of order one, relative to the
+ * tensor's largest value where values are large (a float32 sum's rounding grows with its terms,
+ * not its result). `floor` 0 makes it purely relative, for tensors of tiny values.
  */
-export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { floor = 1 } = {}): void {
+export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { floor = 1, tolerance = PARITY_TOLERANCE } = {}): void {
   const [shape, error, scale] = tf.tidy(() => {
     const want = expected instanceof tf.Tensor ? expected : tf.tensor(expected as number[]);
     const difference = actual.size === want.size ? tf.max(tf.abs(tf.sub(actual, want))).dataSync()[0] : NaN;
     return [want.shape, difference, Math.max(floor, tf.max(tf.abs(want)).dataSync()[0])] as const;
   });
   expect(actual.shape).toEqual(shape);
-  expect(error).toBeLessThanOrEqual(PARITY_TOLERANCE * scale);
+  expect(error).toBeLessThanOrEqual(tolerance * scale);
 }
 
 /**
