@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../../src/backends/wasm_training';
+import { registerWasmTrainingKernels } from '../../src/backends/wasm_training';
 import { Conv1DFlipout, Conv3DFlipout, type VariationalLayer } from '../../src';
 
 /**
@@ -22,6 +22,10 @@ async function gradients(backend: 'cpu' | 'wasm', make: () => VariationalLayer, 
   layer.weights.forEach((weight) => weight.dispose());
   return result;
 }
+
+beforeAll(() => {
+  registerWasmTrainingKernels();
+});
 
 afterAll(async () => {
   await tf.setBackend('cpu');
