@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../src/backends/wasm_training';
 import { Conv1DFlipout, Conv3DFlipout, type VariationalLayer } from '../../src';
 
