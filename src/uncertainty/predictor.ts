@@ -58,7 +58,7 @@ const DEFAULTS = {
   outputs: 'probability',
   checkFinite: true,
 } as const;
-/** The option names of `mcPredict`, which `ensemblePredict` takes too. */
+/** The option names of `mcPredict` (and of `ensemblePredict`, which takes the same). */
 export const MC_PREDICT_OPTIONS = optionKeys<McPredictOptions>({
   samples: true,
   seed: true,
