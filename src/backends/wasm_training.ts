@@ -10,8 +10,6 @@
  * Importing registers nothing: kernels are global state, changed only by that call.
  */
 import { checkTfjsCore } from '../compatibility';
-// Its kernels must be registered before ours, or it would overwrite the one this module replaces.
-import '@tensorflow/tfjs-backend-wasm';
 import { registerTrainingKernels, trainingKernels } from './training_kernels';
 
 export type { TrainingKernel } from './training_kernels';
