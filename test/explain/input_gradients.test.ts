@@ -48,6 +48,8 @@ describe('guided backpropagation', () => {
     const product = guidedGradCam(model, 'conv', [0, 2], batch, { method: 'layercam' });
     const expected = tf.tidy(() => tf.mul(guidedBackprop(model, [0, 2], batch), tf.expandDims(cam(model, 'conv', [0, 2], batch, { method: 'layercam' }), -1)));
     expect(maxAbsDiff(product, expected)).toBeLessThan(1e-6);
+    // Its maps must be at the image size: `raw` is not an option of guidedGradCam.
+    expect(() => guidedGradCam(model, 'conv', 0, batch, { raw: true } as never)).toThrow(/^guidedGradCam: options has unknown 'raw'/);
     tf.dispose([batch, product, expected]);
   });
 });
