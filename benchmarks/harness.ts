@@ -4,6 +4,7 @@
  * mocked module loader, so the tfjs-node(-gpu) paths are exercised where those cannot be installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeTrainingKernels } from '../src/backends/native_training';
 import { BACKENDS, probeBackend, type BackendName, type ModuleLoader } from '../src/node/backend';
 import type { PreparedWorkload, RunOutput, Workload, WorkloadContext } from './workload';
 
@@ -42,10 +43,11 @@ export async function detectBackends(requested: readonly BackendName[] = BACKEND
   return { present, absent };
 }
 
-/** Makes `backend` the active tfjs backend; false when it failed to initialise. */
+/** Makes `backend` the active tfjs backend (with the native training kernels users get from selectBackend); false when it failed to initialise. */
 export async function activateBackend(backend: BackendName): Promise<boolean> {
   const ok = await tf.setBackend(TF_NAMES[backend]);
   if (ok) await tf.ready();
+  if (ok && TF_NAMES[backend] === NATIVE_TF_NAME) registerNativeTrainingKernels();
   return ok;
 }
 
@@ -75,6 +77,8 @@ export interface Result extends Stats {
   runs: number;
   throughput: { value: number; unit: string };
   peakMemoryMB: number;
+  /** Effective GFLOP/s at the median, for workloads that state their FLOPs. */
+  gflops?: number;
   note?: string;
 }
 
@@ -132,6 +136,7 @@ export async function measure(workload: Workload, options: MeasureOptions): Prom
       ...stats,
       throughput: { value: prepared.throughput.items / (stats.medianMs / 1000), unit: prepared.throughput.unit },
       peakMemoryMB: (Math.max(profile.peakBytes, tf.memory().numBytes) - baselineBytes) / MB,
+      ...(prepared.flops ? { gflops: prepared.flops / 1e9 / (stats.medianMs / 1000) } : {}),
       ...(prepared.note ? { note: prepared.note } : {}),
     };
   } finally {

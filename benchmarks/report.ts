@@ -102,12 +102,15 @@ export function markdownTable(doc: BenchDocument): string {
 export const TABLE_START = '<!-- bench:start -->';
 export const TABLE_END = '<!-- bench:end -->';
 
+/** The markers of the side-by-side table of `--compare-python`. */
+export const COMPARE_MARKERS: [string, string] = ['<!-- compare:start -->', '<!-- compare:end -->'];
+
 /** Puts `table` between the markers of an existing document, or makes a document holding only it. */
-export function spliceTable(existing: string | undefined, table: string): string {
-  const block = `${TABLE_START}\n${table}\n${TABLE_END}`;
+export function spliceTable(existing: string | undefined, table: string, [startMarker, endMarker] = [TABLE_START, TABLE_END]): string {
+  const block = `${startMarker}\n${table}\n${endMarker}`;
   if (existing === undefined) return `${block}\n`;
-  const start = existing.indexOf(TABLE_START);
-  const end = existing.indexOf(TABLE_END);
+  const start = existing.indexOf(startMarker);
+  const end = existing.indexOf(endMarker);
   if (start < 0 || end < start) return `${existing.trimEnd()}\n\n${block}\n`;
-  return existing.slice(0, start) + block + existing.slice(end + TABLE_END.length);
+  return existing.slice(0, start) + block + existing.slice(end + endMarker.length);
 }

@@ -5,13 +5,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-// The training kernels tfjs-trust/node registers for users: the benchmark measures what they get.
-import '../src/backends/wasm_training';
-import '../src/backends/cpu_training';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerCpuTrainingKernels } from '../src/backends/cpu_training';
+import { registerWasmTrainingKernels } from '../src/backends/wasm_training';
 import { BACKENDS, type BackendName } from '../src/node/backend';
+import { compareInterleaved, comparisonTable, PythonServer, TASKS } from './compare';
 import { runBenchmarks, type Failure, type Result } from './harness';
-import { benchDocument, markdownTable, spliceTable } from './report';
+import { benchDocument, COMPARE_MARKERS, markdownTable, spliceTable } from './report';
 import type { Workload } from './workload';
+
+// The training kernels a user gets from these calls (the HAM10000 CLI makes them): the benchmark measures those.
+registerCpuTrainingKernels();
+registerWasmTrainingKernels();
 
 const WORKLOAD_DIR = path.join(__dirname, 'workloads');
 
@@ -59,6 +65,10 @@ async function main(): Promise<void> {
     .option('--out <dir>', 'where the JSON goes', 'bench-results')
     .option('--markdown <file>', 'write the table into this file, between <!-- bench:start --> and <!-- bench:end -->')
     .option('--list', 'list the workloads and exit', false)
+    .option('--compare-python [python]', 'interleave every task with TF Python (scripts/bench/python_bench.py) and print one side-by-side table; the interpreter defaults to $TFJS_TRUST_PYTHON or python3')
+    .option('--rounds <n>', 'with --compare-python: timed rounds (default 5, 2 with --quick)', positiveInt)
+    .option('--max-run-seconds <s>', 'with --compare-python: drop a participant whose first run takes longer', positiveInt, 120)
+    .option('--skip <list>', 'with --compare-python: backend:workload-prefix pairs not to run, e.g. cpu:vgg16,cpu:gradcam', list)
     .parse();
   const opts = program.opts();
   const all = await loadWorkloads();
@@ -71,6 +81,7 @@ async function main(): Promise<void> {
   if (!workloads.length) program.error(`--workloads matched none of: ${all.map((w) => w.name).join(', ')}`);
 
   const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  if (opts.comparePython !== undefined) return compare(opts, workloads, command);
   const outcome = await runBenchmarks({
     backends: opts.backends,
     workloads,
@@ -91,6 +102,48 @@ async function main(): Promise<void> {
   }
   console.log(table);
   console.error(`\nwrote ${jsonPath}${opts.markdown ? ` and ${opts.markdown}` : ''}`);
+}
+
+/** `--compare-python`: the interleaved run with TF Python, written as JSON and as one side-by-side table. */
+async function compare(opts: Record<string, unknown>, workloads: Workload[], command: string): Promise<void> {
+  const interpreter = typeof opts.comparePython === 'string' ? opts.comparePython : (process.env.TFJS_TRUST_PYTHON ?? 'python3');
+  const python = new PythonServer(interpreter, opts.quick ? ['--quick'] : []);
+  const names = new Set(workloads.map((w) => w.name));
+  const tasks = TASKS.filter((task) => names.has(task.tfjs));
+  try {
+    const machine = (await python.request({ cmd: 'versions' })).machine as { versions: Record<string, string> };
+    const outcome = await compareInterleaved({
+      backends: opts.backends as BackendName[],
+      workloads,
+      tasks,
+      python,
+      rounds: (opts.rounds as number | undefined) ?? (opts.quick ? 2 : 5),
+      warmup: opts.warmup as number,
+      quick: opts.quick as boolean,
+      seed: opts.seed as number,
+      maxRunMs: (opts.maxRunSeconds as number) * 1000,
+      skip: opts.skip as string[] | undefined,
+      onResult: progress,
+    });
+    const doc = { ...benchDocument(outcome, command), python: machine.versions };
+    const versions = Object.entries(machine.versions).map(([name, version]) => `${name} ${version}`).join(', ');
+    const m = doc.machine;
+    const table = [
+      `Machine: ${m.cpu}, ${m.cores} cores, ${m.ramGB} GB RAM, ${m.os}, Node ${m.node}; ${Object.entries(m.versions).map(([n, v]) => `${n} ${v}`).join(', ')}; Python: ${versions}.`,
+      `Command: \`${command}\` (${doc.createdAt}).`,
+      '',
+      comparisonTable(doc, tasks),
+    ].join('\n');
+    fs.mkdirSync(opts.out as string, { recursive: true });
+    const jsonPath = path.join(opts.out as string, `compare-${doc.createdAt.replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(jsonPath, `${JSON.stringify(doc, null, 2)}\n`);
+    const target = opts.markdown as string | undefined;
+    if (target) fs.writeFileSync(target, spliceTable(fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : undefined, table, COMPARE_MARKERS));
+    console.log(table);
+    console.error(`\nwrote ${jsonPath}${target ? ` and ${target}` : ''}`);
+  } finally {
+    python.close();
+  }
 }
 
 main().catch((error: unknown) => {

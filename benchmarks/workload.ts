@@ -26,6 +26,8 @@ export interface PreparedWorkload {
   params: Record<string, number | string | boolean>;
   /** What one `run()` processes, for the throughput column, e.g. `{ items: 8, unit: 'images/s' }`. */
   throughput: { items: number; unit: string };
+  /** Floating-point operations of one run (a multiply-add counts 2), for effective GFLOP/s; where clear. */
+  flops?: number;
   /** Anything a reader must know to compare this row, e.g. "batch 2: cpu too slow for batch 8". */
   note?: string;
   /** The timed work. Must not leak: return the tensors it makes, or dispose them itself. */

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DenseFlipout } from '../../src/layers';
+import { trainingFlops } from '../flops';
 import type { PreparedWorkload, Workload, WorkloadContext } from '../workload';
 
 type Kind = 'dense' | 'dense-flipout';
@@ -28,6 +29,8 @@ function setup(kind: Kind, train: boolean, { quick, seed }: WorkloadContext): Pr
   return {
     params: { batch, inputs, units },
     throughput: { items: batch, unit: 'rows/s' },
+    // GFLOP/s of the plain Dense step only: Flipout's second product is overhead, not useful work.
+    ...(kind === 'dense' && train ? { flops: trainingFlops(model, batch) } : {}),
     run: train ? async () => void (await model.trainOnBatch(x, y)) : () => model.apply(x) as tf.Tensor,
     dispose: () => {
       model.dispose();

@@ -9,9 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DenseFlipout, mcPredict, withSampling } from '../../src';
 import { vgg16 } from '../../src/ham10000/vgg16';
+import { forwardFlops } from '../flops';
 import type { PreparedWorkload, RunOutput, Workload, WorkloadContext } from '../workload';
 
 const CLASSES = 7;
+const NAIVE_LOOP = 'mc-predict-naive-loop';
 
 /**
  * Sizes: 224 px, S = 100, batch 8. The cpu backend takes ~6 s for one 32 px VGG16 pass of 2
@@ -36,6 +38,8 @@ function variant(name: string, description: string, run: (model: tfl.LayersModel
       return {
         params: { size, samples, batch },
         throughput: { items: batch, unit: 'images/s' },
+        // The base's passes (the head's S samples are ~0.1 % of the work): S in the naive loop, else one.
+        flops: forwardFlops(base, batch) * (name === NAIVE_LOOP ? samples : 1),
         note,
         run: () => run(model, images, samples),
         dispose: () => {
@@ -58,7 +62,7 @@ function meanOf(model: tfl.LayersModel, images: tf.Tensor, samples: number, stra
 const workloads: Workload[] = [
   variant('mc-predict-fast', 'mcPredict fast path: VGG16 base once, DenseFlipout head batched over S × B rows', (m, x, s) => meanOf(m, x, s, 'fast')),
   variant('mc-predict-head-loop', "mcPredict 'naive' strategy: VGG16 base once, S passes of the head", (m, x, s) => meanOf(m, x, s, 'naive')),
-  variant('mc-predict-naive-loop', 'the original article: S whole-network predictions, then their mean', (m, x, s) =>
+  variant(NAIVE_LOOP, 'the original article: S whole-network predictions, then their mean', (m, x, s) =>
     tf.tidy(() => {
       let sum = tf.zeros([x.shape[0], CLASSES]);
       for (let i = 0; i < s; i++) sum = tf.add(sum, m.predict(x) as tf.Tensor);

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DenseFlipout } from '../../src/layers';
 import { vgg16 } from '../../src/ham10000/vgg16';
+import { forwardFlops, trainingFlops } from '../flops';
 import type { PreparedWorkload, Workload, WorkloadContext } from '../workload';
 
 const CLASSES = 7;
@@ -26,6 +27,7 @@ async function forward(context: WorkloadContext): Promise<PreparedWorkload> {
   return {
     params: { batch, size },
     throughput: { items: batch, unit: 'images/s' },
+    flops: forwardFlops(model, batch),
     note,
     run: () => model.predict(images) as tf.Tensor,
     dispose: () => {
@@ -66,6 +68,7 @@ function trainStep(context: WorkloadContext): PreparedWorkload {
   return {
     params: { batch, size, features: `${featureSize}×${featureSize}×512` },
     throughput: { items: batch, unit: 'images/s' },
+    flops: trainingFlops(model, batch),
     note,
     run: async () => void (await model.trainOnBatch(features, labels)),
     dispose: () => {

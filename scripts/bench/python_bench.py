@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def parse_args(argv):
                         help='warm-up runs (default 2, 1 with --quick, 0 for mc-predict-naive-loop)')
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--out', default='bench-results', help='folder of the JSON file')
+    parser.add_argument('--serve', action='store_true',
+                        help='answer JSON-line requests on stdin (setup, run, dispose) for an interleaved run')
     return parser.parse_args(argv)
 
 
@@ -84,8 +87,51 @@ def print_row(row):
           f"{throughput['value']:>9.3f} {throughput['unit']}  {json.dumps(row['params'])}", flush=True)
 
 
+def serve(args):
+    """Times single runs on request, so `npm run bench -- --compare-python` can interleave them with
+    tfjs' runs (A, B, A, B: a shared machine's load falls on both alike). One JSON object per line
+    in each direction: {"cmd": "setup" | "run" | "dispose" | "versions", "backend", "workload"}.
+    """
+    modules, prepared = {}, {}
+
+    def answer(request):
+        cmd, backend = request['cmd'], request.get('backend', 'tf-python')
+        if backend not in modules:
+            module, backend_versions, reason = load_backend(backend)
+            if module is None:
+                raise RuntimeError(reason)
+            modules[backend] = (module, backend_versions)
+        module, backend_versions = modules[backend]
+        key = (backend, request.get('workload'))
+        if cmd == 'versions':
+            return {'machine': machine(backend_versions)}
+        if cmd == 'setup':
+            workload = next(w for w in module.WORKLOADS if w.name == key[1])
+            prepared[key] = workload.setup(Context(backend=backend, quick=args.quick, seed=args.seed))
+            p = prepared[key]
+            return {'params': p.params, 'throughput': {'items': p.items, 'unit': p.unit}, 'note': p.note}
+        if cmd == 'run':
+            start = time.perf_counter()
+            prepared[key].run()
+            return {'ms': (time.perf_counter() - start) * 1000}
+        if cmd == 'dispose':
+            prepared.pop(key).dispose()
+            return {}
+        raise ValueError(f'unknown cmd {cmd!r}')
+
+    for line in sys.stdin:
+        try:
+            reply = answer(json.loads(line))
+        except Exception as error:  # The caller reports it as that workload's failure.
+            reply = {'error': f'{type(error).__name__}: {error}'.split('\n')[0]}
+        print(json.dumps(reply), flush=True)
+    return 0
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.serve:
+        return serve(args)
     patterns = [p for p in args.workloads.split(',') if p]
     report = {'results': [], 'absent': [], 'failed': []}
     versions = {}

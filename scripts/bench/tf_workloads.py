@@ -70,6 +70,36 @@ def vgg16_top_train_step(context):
                     lambda: model.train_on_batch(features, labels))
 
 
+def compact_train_step(context):
+    """Adam step of the HAM10000 compact CNN (src/ham10000/vgg16.ts) + average pooling + DenseFlipout."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    batch, size = pick(context, (32, 48), (4, 16))
+    conv = lambda filters, name: keras.layers.Conv2D(  # noqa: E731
+        filters, 3, padding='same', activation='relu', kernel_initializer='he_uniform', name=name)
+    layers = [keras.Input((size, size, 3)), keras.layers.Rescaling(1 / 128)]
+    for block, filters in enumerate((32, 64, 128), start=1):
+        layers += [conv(filters, f'block{block}_conv1'), keras.layers.MaxPooling2D(2, name=f'block{block}_pool')]
+    layers += [conv(128, 'block4_conv1'), keras.layers.GlobalAveragePooling2D(),
+               dense_flipout(kl_weight=1 / HAM10000_EXAMPLES)]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss='categorical_crossentropy')
+    x = images(context, batch, size) - 128
+    labels = tf.one_hot(np.arange(batch) % CLASSES, CLASSES).numpy()
+    return Prepared({'batch': batch, 'size': size}, batch, 'images/s', lambda: model.train_on_batch(x, labels))
+
+
+def matmul(context):
+    """A square float32 matrix product: the machine's peak the other rows are compared with."""
+    import tensorflow as tf
+
+    size = pick(context, 1024, 128)
+    rng = np.random.default_rng(context.seed)
+    a = tf.constant(rng.standard_normal((size, size)).astype(np.float32))
+    return Prepared({'size': size}, 1, 'products/s', lambda: tf.matmul(a, a).numpy())
+
+
 def mc_predict(variant):
     """VGG16 + Flatten + DenseFlipout softmax, S samples of a batch, computed as `variant` says."""
     def setup(context):
@@ -152,6 +182,8 @@ def dense_layer(kind, train):
 
 
 WORKLOADS = [
+    Workload('matmul', 'a square float32 matrix product (the peak)', matmul),
+    Workload('compact-train-step', 'one Adam step of the compact CNN + DenseFlipout head', compact_train_step),
     Workload('vgg16-forward', 'VGG16 convolutional base, forward pass (predict)', vgg16_forward),
     Workload('vgg16-top-train-step', 'one Adam step of block4_conv3…block5_pool + DenseFlipout head',
              vgg16_top_train_step),

@@ -222,7 +222,7 @@ def write(seed=19):
         '(noise 0) on small torch models; images, maps and gradients channels-last. SVD projections with '
         "pytorch-grad-cam's sign correction.",
         [cnn_case, token_case],
-        stack_versions={
+        stack={
             'python': platform.python_version(),
             'torch': torch.__version__,
             'grad-cam': getattr(pytorch_grad_cam, '__version__', '1.5.7'),

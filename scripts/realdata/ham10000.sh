@@ -8,6 +8,8 @@
 #                                                               # (--bayesian-hidden) in the flipout one, and the
 #                                                               # best epoch picked by the Monte Carlo validation loss
 #
+# Backend: the fastest present (tfjs-node's 'tensorflow' after `npm run setup:native`, else wasm);
+# each log's first line names it and why any faster one is absent; TFJS_TRUST_BACKEND=wasm forces one.
 # About 45 minutes on 2 cores (wasm). Logs in OUT/<run>.log (runs s<SEED>[-h<HIDDEN>]-<head>); prints the table rows at the
 # end (seed, head, TTA, accuracy, balanced accuracy, macro AUC, NLL, ECE, 95 % ECE of a calibrated model);
 # skips when DATA is absent.
@@ -22,7 +24,7 @@ if [ ! -f "$data/HAM10000_metadata.csv" ]; then
 fi
 cli=(npx tsx src/ham10000/cli.ts)
 recipe=(--arch compact --image-size 48 --epochs 30 --batch-size 32 --learning-rate 0.003 --lr-schedule cosine
-        --balance none --augment --seed "$seed" --backend wasm)
+        --balance none --augment --seed "$seed")
 hidden="${HIDDEN:-0}"
 name="s$seed"
 if [ "$hidden" != 0 ]; then
@@ -40,10 +42,10 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 for head in flipout dense; do
   run="$out/$name-$head"
-  "${cli[@]}" evaluate --model "$run" --data "$data" --samples 32 --backend wasm > /dev/null
-  "${cli[@]}" evaluate --model "$run" --data "$data" --samples 32 --tta --backend wasm > /dev/null
-  "${cli[@]}" localize --model "$run" --data "$data" --backend wasm > /dev/null
-  "${cli[@]}" localize --model "$run" --data "$data" --backend wasm --method layercam --layer block3_conv1 > /dev/null
+  "${cli[@]}" evaluate --model "$run" --data "$data" --samples 32 > /dev/null
+  "${cli[@]}" evaluate --model "$run" --data "$data" --samples 32 --tta > /dev/null
+  "${cli[@]}" localize --model "$run" --data "$data" > /dev/null
+  "${cli[@]}" localize --model "$run" --data "$data" --method layercam --layer block3_conv1 > /dev/null
 done
 node -e '
 const fs = require("fs");

@@ -80,5 +80,5 @@ export type CamMethodDefinition =
   | ({ usesGradients: true } & MapRule<GradientCamContext>)
   | ({ usesGradients: false } & MapRule<CamContext>);
 
-/** Keeps divisions finite where a denominator is 0 (pytorch-grad-cam's choice of size). */
+/** Keeps divisions finite where a denominator is 0 (pytorch-grad-cam's choice for XGrad-CAM; Grad-CAM++ has its own). */
 export const EPSILON = 1e-7;

@@ -87,6 +87,7 @@ function recordPass(
     else tf.tidy(() => void totalScore());
   } catch (error) {
     failure = error;
+    if (probe) freeAbandonedTape();
   } finally {
     restore();
   }
@@ -113,4 +114,16 @@ function recordPass(
     target,
     dispose: () => tf.dispose(gradients ? [activations, gradients] : [activations]),
   };
+}
+
+/**
+ * tfjs' `gradients` keeps a copy of every tensor its forward pass saves for the backward pass and
+ * frees them only after the backward pass: when the forward pass throws, they stay (tfjs-core 4.22,
+ * engine.ts `gradients`). Frees them, and the abandoned tape, when no outer gradient is running.
+ */
+function freeAbandonedTape(): void {
+  const { state } = tf.engine() as unknown as { state: { gradientDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null } };
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  state.activeTape.forEach((node) => node.saved?.forEach((tensor) => tensor.dispose()));
+  state.activeTape = null;
 }

@@ -95,20 +95,45 @@ export class NormalPrior implements Prior {
     this.stddev = positive(who, 'prior.stddev', spec.stddev ?? DEFAULT_PRIOR.stddev);
   }
 
-  /** Closed form: log(σp/σq) + (σq² + (μq − μp)²) / (2σp²) − ½, summed. */
+  /**
+   * Closed form: log(σp/σq) + (σq² + (μq − μp)²) / (2σp²) − ½, summed; with its gradient written
+   * out, ∂/∂μq = (μq − μp)/σp² and ∂/∂σq = σq/σp² − 1/σq, so a training step makes ~10 passes over
+   * the kernel for the KL instead of the ~30 tfjs' autodiff of the elementwise chain makes.
+   */
   divergence(loc: tf.Tensor, sigma: tf.Tensor, context: DivergenceContext = {}): tf.Scalar {
-    return tf.tidy(() => {
-      const priorVariance = this.stddev * this.stddev;
-      const logRatio = tf.sub(Math.log(this.stddev), tf.log(sigma));
-      const offset = tf.sub(loc, context.mean ?? this.mean);
-      const spread = tf.div(tf.add(tf.square(sigma), tf.square(offset)), 2 * priorVariance);
-      return tf.sum(tf.sub(tf.add(logRatio, spread), 0.5));
+    const priorVariance = this.stddev * this.stddev;
+    const priorMean = context.mean ?? this.mean;
+    // customGrad's callback receives the inputs and then the save function, typed as one union.
+    const kl = tf.customGrad<tf.Scalar>((...args) => {
+      const [mu, sd, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      save([mu, sd]);
+      const value = tf.tidy(() => {
+        const squares = tf.add(sumOfSquares(sd), sumOfSquares(tf.sub(mu, priorMean)));
+        const constant = sd.size * (Math.log(this.stddev) - 0.5);
+        return tf.add(tf.sub(tf.div(squares, 2 * priorVariance), tf.sum(tf.log(sd))), constant) as tf.Scalar;
+      });
+      return {
+        value,
+        gradFunc: (dy, [savedLoc, savedSigma]) => {
+          const scale = tf.div(dy, priorVariance);
+          return [tf.mul(tf.sub(savedLoc, priorMean), scale), tf.sub(tf.mul(savedSigma, scale), tf.div(dy, savedSigma))];
+        },
+      };
     });
+    return kl(loc, sigma);
   }
 
   toSpec(): PriorSpec {
     return { kind: 'normal', mean: this.mean, stddev: this.stddev, meanFromWeights: this.meanFromWeights };
   }
+}
+
+/** Σ t², as one matrix product [1, n]·[n, 1]: a single pass over `t` on every backend. */
+function sumOfSquares(t: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const row = tf.reshape(t, [1, t.size]);
+    return tf.reshape(tf.matMul(row, row, false, true), []);
+  });
 }
 
 export class ScaleMixturePrior implements Prior {

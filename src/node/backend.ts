@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerCpuTrainingKernels } from '../backends/cpu_training';
+import { registerNativeTrainingKernels } from '../backends/native_training';
+import { registerWasmTrainingKernels } from '../backends/wasm_training';
 import { TrustError } from '../errors';
 import { checkOneOf, checkOptions, optionKeys } from '../validation';
 
@@ -20,10 +23,18 @@ export interface BackendProbe {
   detail: string;
 }
 
-/** tfjs-node registers its backend as 'tensorflow'; the GPU build uses the same name. */
-const PROVIDERS: Record<BackendName, { module: string; tfName: string }> = {
-  cuda: { module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow' },
-  tensorflow: { module: '@tensorflow/tfjs-node', tfName: 'tensorflow' },
+/**
+ * tfjs-node registers its backend as 'tensorflow'; the GPU build uses the same name. `install`
+ * says how to add an absent optional backend (tfjs-node's own install downloads libtensorflow;
+ * without network, a clone of this repository builds it with `npm run setup:native`).
+ */
+const PROVIDERS: Record<BackendName, { module: string; tfName: string; install?: string }> = {
+  cuda: { module: '@tensorflow/tfjs-node-gpu', tfName: 'tensorflow', install: 'npm install @tensorflow/tfjs-node-gpu (needs CUDA)' },
+  tensorflow: {
+    module: '@tensorflow/tfjs-node',
+    tfName: 'tensorflow',
+    install: 'npm install @tensorflow/tfjs-node, or without network `npm run setup:native` (docs/backends.md)',
+  },
   wasm: { module: '@tensorflow/tfjs-backend-wasm', tfName: 'wasm' },
   cpu: { module: '@tensorflow/tfjs-backend-cpu', tfName: 'cpu' },
 };
@@ -34,12 +45,12 @@ const defaultLoader: ModuleLoader = (name) => import(name);
 
 /** Tries to load the package behind one backend and reports whether it registered. */
 export async function probeBackend(name: BackendName, load: ModuleLoader = defaultLoader): Promise<BackendProbe> {
-  const { module, tfName } = PROVIDERS[name];
+  const { module, tfName, install } = PROVIDERS[name];
   try {
     await load(module);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return { name, available: false, detail: `${module} could not be loaded: ${reason}` };
+    return { name, available: false, detail: `${module} could not be loaded: ${reason}${install ? `; to add it: ${install}` : ''}` };
   }
   const registered = tf.findBackendFactory(tfName) !== null;
   return {
@@ -65,14 +76,26 @@ export interface SelectedBackend {
   name: BackendName;
   /** What was tried, in order, and why each absent one is absent. */
   probes: BackendProbe[];
-  /** One line for the user: which backend runs and why. */
+  /** One short line for the user: which backend runs, why, and which faster ones are absent. */
   message: string;
+  /** The same line with why each absent backend is absent (import errors, paths): for `--verbose`. */
+  details: string;
 }
+
+/** What `selectBackend` registers for the backend it activates, by tfjs backend name. */
+const TRAINING_KERNELS: Partial<Record<string, () => unknown>> = {
+  tensorflow: registerNativeTrainingKernels,
+  wasm: registerWasmTrainingKernels,
+  cpu: registerCpuTrainingKernels,
+};
 
 /**
  * Picks and activates the fastest backend present (native CUDA, native TensorFlow, WASM, then
  * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
- * tfjs-node is an optional dependency: where it is not installed, the next one is used.
+ * tfjs-node is an optional dependency: where it is not installed, the next one is used. It then
+ * registers the chosen backend's training kernels (`registerNativeTrainingKernels`,
+ * `registerWasmTrainingKernels`, `registerCpuTrainingKernels`): the one global change it makes,
+ * and the only place the pipeline makes it (importing changes nothing; docs/backends.md).
  */
 export async function selectBackend(given: SelectBackendOptions = {}): Promise<SelectedBackend> {
   const options = checkOptions('selectBackend', given, optionKeys<SelectBackendOptions>({ backend: true, env: true, load: true }));
@@ -91,10 +114,16 @@ export async function selectBackend(given: SelectBackendOptions = {}): Promise<S
       continue;
     }
     await tf.ready();
-    const skipped = probes.filter((p) => !p.available).map((p) => `${p.name} (${p.detail})`);
+    TRAINING_KERNELS[PROVIDERS[name].tfName]?.();
+    const absent = probes.filter((p) => !p.available);
     const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
-    const message = `tfjs-trust: using the '${name}' backend (${why})${skipped.length ? `; absent: ${skipped.join('; ')}` : ''}`;
-    return { name, probes, message };
+    const line = `tfjs-trust: using the '${name}' backend (${why})`;
+    return {
+      name,
+      probes,
+      message: `${line}${absent.length ? `; absent: ${absent.map((p) => p.name).join(', ')}` : ''}`,
+      details: `${line}${absent.length ? `; absent: ${absent.map((p) => `${p.name} (${p.detail})`).join('; ')}` : ''}`,
+    };
   }
   const details = probes.map((p) => `${p.name}: ${p.detail}`).join('; ');
   throw new TrustError(

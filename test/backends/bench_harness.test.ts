@@ -40,8 +40,8 @@ describe('benchmark harness', () => {
     });
     expect(detection.present).toEqual(['cpu']);
     expect(detection.absent).toEqual([
-      { backend: 'tensorflow', reason: "@tensorflow/tfjs-node could not be loaded: Cannot find module '@tensorflow/tfjs-node'" },
-      { backend: 'cuda', reason: "@tensorflow/tfjs-node-gpu could not be loaded: Cannot find module '@tensorflow/tfjs-node-gpu'" },
+      { backend: 'tensorflow', reason: "@tensorflow/tfjs-node could not be loaded: Cannot find module '@tensorflow/tfjs-node'; to add it: npm install @tensorflow/tfjs-node, or without network `npm run setup:native` (docs/backends.md)" },
+      { backend: 'cuda', reason: "@tensorflow/tfjs-node-gpu could not be loaded: Cannot find module '@tensorflow/tfjs-node-gpu'; to add it: npm install @tensorflow/tfjs-node-gpu (needs CUDA)" },
     ]);
   });
 

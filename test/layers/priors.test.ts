@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DenseFlipout, layerWeight, rhoOf, type ScaleMixturePriorSpec } from '../../src';
+import { DenseFlipout, layerWeight, NormalPrior, rhoOf, type ScaleMixturePriorSpec } from '../../src';
 import { expectNoLeaks, saveAndLoad } from '../helpers';
 
 const MIXTURE: ScaleMixturePriorSpec = { kind: 'scaleMixture', pi: 0.3, stddev1: 1.5, stddev2: 0.1 };
@@ -114,5 +114,45 @@ describe('scale-mixture prior (Blundell et al. 2015)', () => {
     [{ kind: 'laplace' }, /prior\.kind must be one of 'normal', 'scaleMixture'; got 'laplace'/],
   ])('refuses %j, naming the argument', (prior, message) => {
     expect(() => new DenseFlipout({ units: 1, prior: prior as never })).toThrow(message);
+  });
+});
+
+describe('Normal prior', () => {
+  // Its KL carries a hand-written gradient; the reference is tfjs' autodiff of the elementwise formula.
+  const reference = (loc: tf.Tensor, sigma: tf.Tensor, mean: number | tf.Tensor, stddev: number) =>
+    tf.sum(tf.sub(tf.add(tf.log(tf.div(stddev, sigma)), tf.div(tf.add(tf.square(sigma), tf.square(tf.sub(loc, mean))), 2 * stddev * stddev)), 0.5));
+
+  it.each([
+    ['a scalar mean', 0.3],
+    ['per-weight means', 'tensor'],
+  ] as const)('KL value and gradients in loc and sigma equal autodiff of the closed form (%s)', (_, meanKind) => {
+    const loc = tf.randomNormal([6, 5], 0, 0.5, 'float32', 1);
+    const sigma = tf.randomUniform([6, 5], 0.01, 0.8, 'float32', 2);
+    const mean = meanKind === 'tensor' ? tf.randomNormal([6, 5], 0, 0.2, 'float32', 3) : meanKind;
+    const prior = new NormalPrior('test', { stddev: 1.7 });
+    const context = { mean: typeof mean === 'number' ? undefined : mean };
+    const priorWithMean = typeof mean === 'number' ? new NormalPrior('test', { stddev: 1.7, mean }) : prior;
+    const ours = tf.grads((l, s) => priorWithMean.divergence(l, s, context))([loc, sigma]);
+    const theirs = tf.grads((l, s) => reference(l, s, mean, 1.7))([loc, sigma]);
+    const value = priorWithMean.divergence(loc, sigma, context);
+    const expected = reference(loc, sigma, mean, 1.7);
+    expect(Math.abs(value.dataSync()[0] - expected.dataSync()[0]) / expected.dataSync()[0]).toBeLessThan(1e-5);
+    for (const i of [0, 1]) {
+      const diff = tf.max(tf.abs(tf.sub(ours[i], theirs[i]))).dataSync()[0];
+      expect(diff).toBeLessThan(1e-5 * tf.max(tf.abs(theirs[i])).dataSync()[0]);
+    }
+    tf.dispose([loc, sigma, value, expected, ...ours, ...theirs]);
+    if (typeof mean !== 'number') mean.dispose();
+  });
+
+  it('leaks no tensors through its KL and gradients', async () => {
+    const loc = tf.ones([4, 3]);
+    const sigma = tf.fill([4, 3], 0.2);
+    const prior = new NormalPrior('test');
+    await expectNoLeaks(() => {
+      tf.dispose(prior.divergence(loc, sigma));
+      tf.dispose(tf.grads((l, s) => prior.divergence(l, s))([loc, sigma]));
+    });
+    tf.dispose([loc, sigma]);
   });
 });

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { SeedStream } from '../../src';
 
 /**
  * Reading the golden fixtures written by `scripts/golden/make_fixtures.py` (TFP and Keras run in
@@ -68,4 +69,33 @@ export function rebuildCase<C extends { images: Nested; logits: Nested }>(c: C, 
     logits.dispose();
   });
   return rebuilt;
+}
+
+/**
+ * Replays the fixture's noise: each `normal` or `rademacher` draw takes the next tensor of its
+ * kind, and fails loudly if the library asks for a shape TFP did not draw.
+ */
+export class RecordedNoise extends SeedStream {
+  private readonly queues: Record<'normal' | 'rademacher', tf.Tensor[]>;
+
+  constructor(normal: tf.Tensor[], rademacher: tf.Tensor[]) {
+    super(undefined, 'RecordedNoise');
+    this.queues = { normal, rademacher };
+  }
+
+  override normal(shape: number[]): tf.Tensor {
+    return this.take('normal', shape);
+  }
+
+  override rademacher(shape: number[]): tf.Tensor {
+    return this.take('rademacher', shape);
+  }
+
+  private take(kind: 'normal' | 'rademacher', shape: number[]): tf.Tensor {
+    const next = this.queues[kind].shift();
+    if (!next || next.shape.join() !== shape.join()) {
+      throw new Error(`RecordedNoise: ${kind}([${shape}]) drawn, but the fixture has ${next ? `[${next.shape}]` : 'no more'}`);
+    }
+    return next;
+  }
 }
