@@ -156,6 +156,7 @@ async function useModel(load: () => Promise<ModelInfo>): Promise<void> {
     state.model?.model.dispose();
     const model = await load();
     state.model = model;
+    $<HTMLSelectElement>('preprocessing').value = model.preprocessing;
     $<HTMLSelectElement>('class-picker').innerHTML = model.classNames.map((name, i) => `<option value="${i}">${name}</option>`).join('');
     $<HTMLInputElement>('margin-threshold').value = model.thresholds.margin === null ? '' : model.thresholds.margin.toFixed(3);
     $<HTMLInputElement>('mi-threshold').value = model.thresholds.mutualInformation.toFixed(4);
