@@ -87,9 +87,15 @@ export async function withWeights(backbone: Omit<Backbone, 'pretrained' | 'warni
       "not transfer learning. Give --weights imagenet (downloaded once), a Keras .h5/.keras file, or a tfjs model folder.";
     return { ...backbone, pretrained: false, warnings: [warning] };
   }
-  if (weights === 'imagenet') await loadKerasWeights(backbone.model, await cachedWeightFile(spec()));
-  else if (isTfjsModel(weights)) loadWeightsByName(backbone.model.layers, weights);
-  else await loadKerasWeights(backbone.model, weights);
+  try {
+    if (weights === 'imagenet') await loadKerasWeights(backbone.model, await cachedWeightFile(spec()));
+    else if (isTfjsModel(weights)) loadWeightsByName(backbone.model.layers, weights);
+    else await loadKerasWeights(backbone.model, weights);
+  } catch (error) {
+    // The caller never sees the half-built base: free its weights here.
+    backbone.model.dispose();
+    throw error;
+  }
   return { ...backbone, pretrained: true, warnings: [] };
 }
 

@@ -38,8 +38,9 @@ export interface KerasWeightFile {
 
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
-/** The weights inside a Keras 3 `.keras` zip. */
+/** The weights inside a Keras 3 `.keras` zip, and the architecture beside them. */
 const KERAS_ZIP_WEIGHTS = 'model.weights.h5';
+const KERAS_ZIP_CONFIG = 'config.json';
 
 type H5 = typeof import('h5wasm');
 type Group = InstanceType<H5['Group']>;
@@ -56,14 +57,15 @@ export async function readKerasWeights(bytes: Uint8Array | ArrayBuffer, source =
     const { unzipSync } = await import('fflate');
     let entries: Record<string, Uint8Array>;
     try {
-      entries = unzipSync(data, { filter: (entry) => entry.name === KERAS_ZIP_WEIGHTS });
+      entries = unzipSync(data, { filter: (entry) => entry.name === KERAS_ZIP_WEIGHTS || entry.name === KERAS_ZIP_CONFIG });
     } catch (error) {
       throw new DataError(`readKerasWeights: ${source} must be a whole .keras zip; it cannot be unzipped (${(error as Error).message}). Download or save it again.`);
     }
     if (!entries[KERAS_ZIP_WEIGHTS]) {
       throw new DataError(`readKerasWeights: ${source} is a zip without ${KERAS_ZIP_WEIGHTS}; a Keras 3 .keras file holds one. Save the model with Keras 3 model.save('x.keras').`);
     }
-    const inner = await readHdf5(entries[KERAS_ZIP_WEIGHTS], `${source} (${KERAS_ZIP_WEIGHTS})`);
+    const config = entries[KERAS_ZIP_CONFIG] ? (JSON.parse(new TextDecoder().decode(entries[KERAS_ZIP_CONFIG])) as KerasConfig) : null;
+    const inner = await readHdf5(entries[KERAS_ZIP_WEIGHTS], `${source} (${KERAS_ZIP_WEIGHTS})`, config ? layerNamesByPath(config) : new Map());
     return { format: 'keras', layers: inner.layers };
   }
   if (startsWith(data, HDF5_MAGIC)) return readHdf5(data, source);
@@ -77,7 +79,7 @@ function startsWith(data: Uint8Array, magic: number[]): boolean {
   return data.length >= magic.length && magic.every((byte, i) => data[i] === byte);
 }
 
-async function readHdf5(data: Uint8Array, source: string): Promise<KerasWeightFile> {
+async function readHdf5(data: Uint8Array, source: string, names: Map<string, string> = new Map()): Promise<KerasWeightFile> {
   const h5 = await (h5Module ??= import('h5wasm').then(async (module) => {
     await module.ready;
     return module;
@@ -88,7 +90,7 @@ async function readHdf5(data: Uint8Array, source: string): Promise<KerasWeightFi
   let file: InstanceType<H5['File']> | null = null;
   try {
     file = new h5.File(name, 'r');
-    return readLayout(h5, file, source);
+    return readLayout(h5, file, source, names);
   } catch (error) {
     if (error instanceof DataError) throw error;
     // HDF5 reads lazily: a truncated file may open, then fail on the first group or attribute past its end.
@@ -99,12 +101,12 @@ async function readHdf5(data: Uint8Array, source: string): Promise<KerasWeightFi
   }
 }
 
-function readLayout(h5: H5, root: Group, source: string): KerasWeightFile {
+function readLayout(h5: H5, root: Group, source: string, names: Map<string, string>): KerasWeightFile {
   const modelWeights = root.get('model_weights');
   if (modelWeights instanceof h5.Group) return { format: 'legacy-h5', layers: readLegacy(h5, modelWeights, source) };
   if (attribute(root, 'layer_names') !== null) return { format: 'legacy-h5', layers: readLegacy(h5, root, source) };
   const layers = root.get('layers');
-  if (layers instanceof h5.Group) return { format: 'keras3-h5', layers: readKeras3(h5, layers, source) };
+  if (layers instanceof h5.Group) return { format: 'keras3-h5', layers: readKeras3(h5, layers, source, names) };
   throw new DataError(
     `readKerasWeights: ${source} must hold Keras weights (a 'layer_names' attribute, a 'model_weights' group or a 'layers' group); ` +
       `it has ${JSON.stringify(root.keys().slice(0, 5))}. Give a file written by Keras' save_weights or save.`,
@@ -139,8 +141,12 @@ function ownerOf(weightName: string, group: string): string {
   return parts.length >= 2 ? parts[parts.length - 2] : group;
 }
 
-/** Keras 3: every `vars` group under `layers/…` is one layer (its name in the `name` attribute), its weights `0`, `1`, … */
-function readKeras3(h5: H5, group: Group, source: string, prefix = 'layers'): KerasLayerWeights[] {
+/**
+ * Keras 3: every `vars` group under `layers/…` is one layer, its weights `0`, `1`, …; the layer's
+ * name is the group's `name` attribute or, in files of Keras 3 versions that wrote none, the name
+ * `config.json` gives that path (`names`).
+ */
+function readKeras3(h5: H5, group: Group, source: string, names: Map<string, string>, prefix = 'layers'): KerasLayerWeights[] {
   const layers: KerasLayerWeights[] = [];
   for (const key of group.keys()) {
     const child = group.get(key);
@@ -148,20 +154,53 @@ function readKeras3(h5: H5, group: Group, source: string, prefix = 'layers'): Ke
     const path = `${prefix}/${key}`;
     const vars = child.get('vars');
     if (vars instanceof h5.Group && vars.keys().length > 0) {
-      const layer = attribute(vars, 'name');
+      const layer = attribute(vars, 'name') ?? names.get(path);
       if (typeof layer !== 'string') {
         throw new DataError(
-          `readKerasWeights: ${source} does not name the layer of '${path}' (older Keras 3 versions did not write layer names into .weights.h5). ` +
-            'Load the .keras file instead, or save the weights again with a newer Keras.',
+          `readKerasWeights: ${source} must name the layer of each weight group; '${path}' has no name (older Keras 3 versions did not write them). ` +
+            "Load the model's .keras file instead (its config.json names them), or save it again with a current Keras 3.",
         );
       }
       const indices = vars.keys().map(Number).sort((a, b) => a - b);
       layers.push({ layer, weights: indices.map((i) => readDataset(h5, vars, String(i), `${layer}/${i}`, source)) });
     }
     const nested = child.get('layers');
-    if (nested instanceof h5.Group) layers.push(...readKeras3(h5, nested, source, `${path}/layers`));
+    if (nested instanceof h5.Group) layers.push(...readKeras3(h5, nested, source, names, `${path}/layers`));
   }
   return layers;
+}
+
+/** The part of a `.keras` config.json that names layers: a model's layer list, nested models within. */
+interface KerasConfig {
+  class_name?: string;
+  config?: { name?: string; layers?: KerasConfig[] };
+}
+
+/**
+ * The weight-file path Keras 3 gives each layer of `config` → the layer's name. Keras names the
+ * groups after the layer classes, in order, `_1`, `_2` … for repeats (saving_lib's
+ * `_save_container_state`, with `naming.to_snake_case`), not after the layers.
+ */
+function layerNamesByPath(config: KerasConfig, prefix = 'layers', into = new Map<string, string>()): Map<string, string> {
+  const used = new Map<string, number>();
+  for (const layer of config.config?.layers ?? []) {
+    const base = snakeCase(layer.class_name ?? '');
+    const count = used.has(base) ? used.get(base)! + 1 : 0;
+    used.set(base, count);
+    const path = `${prefix}/${count === 0 ? base : `${base}_${count}`}`;
+    if (layer.config?.name !== undefined) into.set(path, layer.config.name);
+    layerNamesByPath(layer, `${path}/layers`, into);
+  }
+  return into;
+}
+
+/** Keras' `naming.to_snake_case`: `Conv2D` → `conv2d`, `BatchNormalization` → `batch_normalization`, `ReLU` → `re_lu`. */
+function snakeCase(name: string): string {
+  return name
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }
 
 function readDataset(h5: H5, group: Group, path: string, name: string, source: string): KerasWeight {

@@ -67,6 +67,30 @@ describe('loadKerasWeights: Keras-written files', () => {
     model.dispose();
   });
 
+  it('names the groups of a .keras from older Keras 3 (no name attributes) from its config.json', async () => {
+    // Older Keras 3 (3.5, TF 2.17's) wrote no `name` on the `vars` groups: strip them from a Keras 3.15 file.
+    const { unzipSync, zipSync } = await import('fflate');
+    const h5 = await import('h5wasm');
+    await h5.ready;
+    const entries = unzipSync(new Uint8Array(fs.readFileSync(path.join(DIR, vgg.files.keras))));
+    h5.FS!.writeFile('/old.weights.h5', entries['model.weights.h5']);
+    const file = new h5.File('/old.weights.h5', 'a');
+    const layers = file.get('layers') as InstanceType<typeof h5.Group>;
+    for (const key of layers.keys()) {
+      const vars = file.get(`layers/${key}/vars`) as InstanceType<typeof h5.Group>;
+      if ('name' in vars.attrs) vars.delete_attribute('name');
+    }
+    file.close();
+    entries['model.weights.h5'] = new Uint8Array(h5.FS!.readFile('/old.weights.h5') as Uint8Array);
+    h5.FS!.unlink('/old.weights.h5');
+    const model = miniVgg();
+    expect(await loadKerasBytes(model, zipSync(entries))).toEqual({ format: 'keras', layers: 4, weights: 8 });
+    const output = outputOn(model, vgg);
+    expectClose(output, vgg.output, { tolerance: TOLERANCE });
+    output.dispose();
+    model.dispose();
+  });
+
   it('reads bytes the same way (the isomorphic core, as a browser would)', async () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, vgg.files.keras)));
     const model = miniVgg();
@@ -106,6 +130,21 @@ describe('loadKerasWeights: Keras-written files', () => {
 });
 
 describe('loadKerasWeights: all or nothing', () => {
+  it('frees every tensor when setting a layer fails midway (injected), and a base whose weights fail is freed whole', async () => {
+    const model = miniVgg();
+    const layer = model.getLayer('block2_conv1');
+    const original = layer.setWeights.bind(layer);
+    layer.setWeights = () => {
+      throw new Error('injected');
+    };
+    await expectNoLeaks(() => expect(loadKerasWeights(model, path.join(DIR, caseOf('mini_vgg').files.keras))).rejects.toThrow('injected'), () => undefined);
+    layer.setWeights = original;
+    model.dispose();
+    const before = tf.memory().numTensors;
+    await expect(mobilenetV2({ inputShape: [32, 32, 3], alpha: 0.35, weights: path.join(DIR, caseOf('mobilenetv2_0.1').files.legacyWeights) })).rejects.toThrow(/^loadKerasWeights: .* has shape/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   const file = path.join(DIR, caseOf('mini_vgg').files.legacyWeights);
 
   it('names every missing, extra and wrongly shaped weight in one error, and changes nothing', async () => {
@@ -141,5 +180,18 @@ describe('loadKerasWeights: all or nothing', () => {
     await expect(readKerasWeights(new Uint8Array(zip.subarray(0, zip.length - 200)), 'cut.keras')).rejects.toThrow(/^readKerasWeights: cut\.keras must be a whole \.keras zip/);
     await expect(loadKerasWeights(miniVgg(), '/nonexistent/x.h5')).rejects.toThrow(/^loadKerasWeights: \/nonexistent\/x\.h5 must be a readable Keras weight file; ENOENT/);
     await expect(loadKerasBytes({} as tfl.LayersModel, new Uint8Array(4))).rejects.toThrow(/^loadKerasWeights: model must be a tfjs-layers model/);
+  });
+
+  it('refuses a Keras 3 weights file whose groups carry no layer name (older Keras 3), saying how to fix it', async () => {
+    const h5 = await import('h5wasm');
+    await h5.ready;
+    const file = new h5.File('/unnamed.weights.h5', 'w');
+    file.create_group('layers').create_group('dense').create_group('vars').create_dataset({ name: '0', data: new Float32Array(4), shape: [2, 2], dtype: '<f' });
+    file.close();
+    const bytes = h5.FS!.readFile('/unnamed.weights.h5') as Uint8Array;
+    h5.FS!.unlink('/unnamed.weights.h5');
+    await expect(readKerasWeights(bytes, 'old.weights.h5')).rejects.toThrow(
+      "readKerasWeights: old.weights.h5 must name the layer of each weight group; 'layers/dense' has no name (older Keras 3 versions did not write them). Load the model's .keras file instead (its config.json names them), or save it again with a current Keras 3.",
+    );
   });
 });

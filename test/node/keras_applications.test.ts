@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
+import { main } from '../../src/ham10000/cli';
 import { mobilenetV2 } from '../../src/ham10000/mobilenet_v2';
+import { writeSyntheticHam10000 } from '../../src/ham10000/synthetic';
 import { vgg16 } from '../../src/ham10000/vgg16';
 import { CACHE_ENV, cachedWeightFile, imagenetWeightSpec, KERAS_APPLICATIONS_URL, WEIGHTS_URL_ENV, weightsCacheDir } from '../../src/node/keras_applications';
 import { writeLegacyH5 } from '../keras/write_h5';
@@ -162,6 +164,22 @@ describe("weights: 'imagenet'", () => {
     expect(got.filter((weight, i) => !bytes(weight).equals(bytes(want[i])))).toEqual([]);
     source.model.dispose();
     loaded.model.dispose();
+  });
+
+  it('ham10000 train --weights imagenet fails offline with that one line, exit code 1', async () => {
+    const data = path.join(dir, 'data');
+    await writeSyntheticHam10000(data, { imagesPerClass: 2, width: 40, height: 30, seed: 1 });
+    let err = '';
+    const code = await main(['train', '--data', data, '--out', path.join(dir, 'run'), '--arch', 'resnet50', '--weights', 'imagenet', '--image-size', '32', '--backend', 'cpu'], {
+      out: () => undefined,
+      err: (text) => (err += text),
+      bars: false,
+    });
+    expect(code).toBe(1);
+    const target = path.join(dir, 'models', 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5');
+    expect(err.split('\n').filter((line) => line.startsWith('ham10000: error'))).toEqual([
+      `ham10000: error: cachedWeightFile: cannot reach ${offline}/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (ECONNREFUSED). Download it on a networked machine and put it at ${target} (or set ${CACHE_ENV}).`,
+    ]);
   });
 
   it('fails offline in one line naming the address and the path for the file', async () => {
