@@ -28,7 +28,7 @@ import {
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
-import { posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
+import { POSTHOC_METHODS, posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
 import { preprocessImages, type Preprocessing } from './preprocess';
 import {
   EVALUATION_SAMPLES,
@@ -204,6 +204,7 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
   const options = checkOptions('evaluateRun', given, EVALUATE_OPTIONS);
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
+  if (options.posthoc !== undefined) checkOneOf('evaluateRun', 'posthoc', options.posthoc, POSTHOC_METHODS);
   const run = await loadRun(options.model, options.checkpoint);
   let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {
