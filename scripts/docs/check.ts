@@ -1,12 +1,14 @@
 /**
- * `npm run docs:check`: TypeDoc's validation (typedoc.json: broken links, exported symbols without
- * a doc comment, public types that are not exported) as a CI gate. Warnings already known are listed
+ * `npm run docs:check`: dead links in the docs (links.ts) and TypeDoc's validation (typedoc.json:
+ * broken links, exported symbols without a doc comment, public types that are not exported) as a CI
+ * gate. A dead link always fails. Warnings already known are listed
  * in `known-warnings.txt`, a ratchet: a new warning fails, a fixed one must leave the list
  * (`npm run docs:check -- --update` rewrites it), so the list can only shrink.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { deadLinks, deadMentions } from './links';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KNOWN = path.join(__dirname, 'known-warnings.txt');
@@ -28,6 +30,12 @@ function readKnown(): Set<string> {
 }
 
 function main(): number {
+  const dead = [...deadLinks(ROOT), ...deadMentions(ROOT)];
+  for (const link of dead) console.error(`dead link: ${link}`);
+  if (dead.length > 0) {
+    console.error(`docs:check: ${dead.length} dead link(s): point them at a file (and heading) that exists.`);
+    return 1;
+  }
   const warnings = typedocWarnings();
   if (process.argv.includes('--update')) {
     const header = '# TypeDoc warnings not fixed yet (npm run docs:check). Fix one, then: npm run docs:check -- --update\n';

@@ -40,12 +40,12 @@ def to_json(value):
     return np.array(flat, dtype=object).reshape(array.shape).tolist() if array.ndim else flat[0]
 
 
-def write_fixture(filename, generator, description, cases, **extra):
-    """Writes `test/fixtures/<filename>` with the generator, versions and cases."""
+def write_fixture(filename, generator, description, cases, stack=None, **extra):
+    """Writes `test/fixtures/<filename>` with the generator, versions (`stack`, default the TF one) and cases."""
     payload = {
         'description': description,
         'generator': f'scripts/golden/{generator}',
-        'versions': versions(),
+        'versions': stack if stack is not None else versions(),
         **extra,
         'cases': cases,
     }

@@ -1,12 +1,11 @@
 /**
  * Speeds up training on the pure-JS CPU backend. `@tensorflow/tfjs-backend-cpu` 4.22 computes the
  * filter gradient of a convolution (`Conv2DBackpropFilter`) with a direct loop 35–60× slower than
- * the forward convolution, which dominates a training step; importing this module (or
- * `tfjs-trust/node`, which imports it) replaces it with the per-tap matMuls of
+ * the forward convolution, which dominates a training step; `registerCpuTrainingKernels()` (from
+ * `tfjs-trust/node`; `selectBackend` calls it when it picks `cpu`) replaces it with the per-tap matMuls of
  * `conv_gradients.ts`, 8–40× faster. Its input and depthwise gradients beat ours and stay.
+ * Importing registers nothing.
  */
-// Its kernels must be registered before ours, or it would overwrite the ones this module replaces.
-import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels, trainingKernels } from './training_kernels';
 
 export type { TrainingKernel } from './training_kernels';
@@ -19,4 +18,3 @@ export function registerCpuTrainingKernels(): string[] {
   return registerTrainingKernels('cpu');
 }
 
-registerCpuTrainingKernels();

@@ -6,7 +6,7 @@
  * slower than the matMuls here, while its other three gradients beat ours, so they stay.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ArgumentError } from '../errors';
+import { ArgumentError, TrustError } from '../errors';
 import { conv2dFilterGradient, conv2dInputGradient, depthwiseFilterGradient, depthwiseInputGradient } from './conv_gradients';
 import { unsortedSegmentSum } from './segment_sum';
 
@@ -117,13 +117,20 @@ export function trainingKernels(backendName: TrainingBackend): ReadonlyArray<Tra
 /**
  * Registers the gradient kernels for `backendName`. Idempotent: a kernel already registered (by
  * an earlier call, or natively by a newer backend, unless it is one this module replaces) is left
- * alone. The backend's package must be imported first, or it would overwrite a replaced kernel.
+ * alone. The backend's package must be imported first (its import registers its kernels, which
+ * would otherwise overwrite a replaced one), so a backend tfjs does not know yet is refused.
  * Returns the names registered by this call.
  */
 export function registerTrainingKernels(backendName: TrainingBackend): string[] {
   if (!Object.prototype.hasOwnProperty.call(PLANS, backendName)) {
     throw new ArgumentError(
       `registerTrainingKernels: backendName must be one of ${Object.keys(PLANS).join(', ')}; got '${String(backendName)}'. Other backends have fast gradients of their own.`,
+    );
+  }
+  if (tf.findBackendFactory(backendName) == null) {
+    throw new TrustError(
+      `registerTrainingKernels: the '${backendName}' backend must be registered first; it is not. ` +
+        `Import '@tensorflow/tfjs-backend-${backendName}' (or select it with selectBackend) before registering its training kernels.`,
     );
   }
   const registered: string[] = [];

@@ -35,6 +35,9 @@ const BAYESIAN_CAM_OPTIONS = optionKeys<BayesianCamOptions>({
   seed: true,
   scoreCamBatchSize: true,
   checkFinite: true,
+  eigenSmooth: true,
+  augSmooth: true,
+  reshapeTransform: true,
   samples: true,
 });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError } from '../errors';
-import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
+import { SCORE_KINDS, type ClassTarget, type ScoreKind, type TargetFunction } from '../conventions';
 import { deprecated } from '../deprecation';
 import { withSampling } from '../layers/sampling';
 import { checkNumber, checkOneOf, checkOptions, describe, isTensor, optionKeys } from '../validation';
@@ -123,7 +123,7 @@ function scoreStep(
   images: tf.Tensor4D,
   baseline: tf.Tensor4D,
   ranks: tf.Tensor4D,
-  classes: number[],
+  classes: number[] | TargetFunction,
   fraction: number,
   who: string,
 ): number[] {
@@ -131,7 +131,7 @@ function scoreStep(
   const scores = tf.tidy(() => {
     const selected = tf.less(ranks, Math.round(fraction * pixels));
     const input = who === 'deletionCurve' ? tf.where(selected, baseline, images) : tf.where(selected, images, baseline);
-    return classScores(toScores(model.predict(input) as tf.Tensor), classes).scores;
+    return classScores(toScores(model.predict(input) as tf.Tensor), classes, who).scores;
   });
   const values = Array.from(scores.dataSync());
   scores.dispose();

@@ -73,11 +73,14 @@ export function findLayer(model: tfl.LayersModel, layerName: string, who = 'find
   throw new ArgumentError(`${who}: layerName must name a layer of the model; got ${describe(layerName)}. ${candidatesHint(model)}`);
 }
 
-/** Resolves the target layer and checks that it outputs a 4-D, channels-last map to explain. */
-export function findTargetLayer(model: tfl.LayersModel, layerName: string, who: string): Layer {
+/**
+ * Resolves the target layer and checks that it outputs a 4-D, channels-last map to explain (any
+ * single output when `reshaped`: a reshapeTransform makes it 4-D).
+ */
+export function findTargetLayer(model: tfl.LayersModel, layerName: string, who: string, reshaped = false): Layer {
   const layer = findLayer(model, layerName, who);
   const shape = outputShapeOf(layer);
-  if (shape?.length !== 4) {
+  if (reshaped ? shape === null : shape?.length !== 4) {
     throw new ShapeError(
       `${who}: layer '${layerName}' (${layer.getClassName()}) must output a 4-D tensor [batch, height, width, channels]; ` +
         `got ${shape ? `shape ${describe(shape)}` : 'no single output shape'}. ${candidatesHint(model)}`,

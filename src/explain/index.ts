@@ -1,6 +1,11 @@
 /** Explanations: the Grad-CAM family behind one engine, Bayesian maps, overlays and map quality measures. */
 export { cam, gradCam } from './cam';
-export type { CamOptions } from './cam';
+export type { CamOptions, ReshapeTransform } from './cam';
+export { classSum, classMargin, embeddingSimilarity, tokensToGrid } from './targets';
+export type { ClassMarginOptions, TokensToGridOptions } from './targets';
+export { fullGrad } from './methods/full_grad';
+export { guidedBackprop, guidedGradCam } from './methods/guided_backprop';
+export type { InputGradientOptions } from './input_pass';
 export { CAM_METHODS } from './method';
 export type { CamMethod, CamMethodDefinition, CamContext, GradientCamContext, MapRule } from './method';
 export { bayesianCam } from './bayesian';
@@ -12,5 +17,7 @@ export { overlay } from './overlay';
 export type { OverlayOptions } from './overlay';
 export { deletionCurve, insertionCurve, BASELINES } from './faithfulness';
 export type { Baseline, Curve, CurveOptions } from './faithfulness';
+export { roadScore } from './road';
+export type { Road, RoadOptions } from './road';
 export { localization } from './localization';
 export type { Localization, LocalizationOptions } from './localization';

@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError, ShapeError } from '../errors';
 import { withSampling } from '../layers/sampling';
+import type { TargetFunction } from '../conventions';
 import { describe, isTensor } from '../validation';
+
+/** A ClassTarget checked against the batch: one class per image, 'predicted', or a target function. */
+export type ResolvedTarget = number[] | 'predicted' | TargetFunction;
 
 /** Checks that the model maps one image batch to one [batch, classes] output; returns the class count. */
 export function checkClassifier(model: tfl.LayersModel, who: string): number {
@@ -38,10 +42,13 @@ export function checkImages(model: tfl.LayersModel, images: unknown, who: string
   return images as tf.Tensor4D;
 }
 
-/** Turns a ClassTarget into one class index per image, or 'predicted'; throws on indices out of range. */
-export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): number[] | 'predicted' {
+/** Turns a ClassTarget into one class index per image, 'predicted' or a target function; throws on indices out of range. */
+export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): ResolvedTarget {
   if (classIdx === 'predicted') return 'predicted';
-  const expected = `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), or 'predicted'`;
+  if (typeof classIdx === 'function') return classIdx as TargetFunction;
+  const expected =
+    `an integer in [0, ${numClasses - 1}] (the model has ${numClasses} classes), an array of ${batch} such integers (one per image), ` +
+    "'predicted', or a target function (output) => scores";
   const list = Array.isArray(classIdx) ? classIdx : [classIdx];
   const valid = (c: unknown): boolean => Number.isInteger(c) && (c as number) >= 0 && (c as number) < numClasses;
   if ((Array.isArray(classIdx) && classIdx.length !== batch) || !list.every(valid)) {
@@ -65,7 +72,7 @@ export function predictedClasses(model: tfl.LayersModel, images: tf.Tensor4D): n
   });
 }
 
-/** A ClassTarget as one class per image, running the posterior-mean network for 'predicted'. */
-export function classesOf(target: number[] | 'predicted', model: tfl.LayersModel, images: tf.Tensor4D): number[] {
+/** A ClassTarget as one class per image, running the posterior-mean network for 'predicted'; a target function as is. */
+export function classesOf(target: ResolvedTarget, model: tfl.LayersModel, images: tf.Tensor4D): number[] | TargetFunction {
   return target === 'predicted' ? predictedClasses(model, images) : target;
 }

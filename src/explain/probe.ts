@@ -3,21 +3,24 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError } from '../errors';
 import { outputShapeOf } from './find_layer';
 import { patch } from './patch';
+import type { TargetFunction } from '../conventions';
+import type { ResolvedTarget } from './model_checks';
 import { classScores } from './score';
+import { freeTapeOnThrow } from './tape';
 
 /** What one pass through the model records at the target layer. The caller disposes it. */
 export interface LayerPass {
-  /** The target layer's output A [batch, height, width, channels]. */
-  activations: tf.Tensor4D;
+  /** The target layer's output A: [batch, height, width, channels], or any layout a reshapeTransform turns into it. */
+  activations: tf.Tensor;
   /** d(class score)/dA, same shape, when gradients were asked for; else null. */
-  gradients: tf.Tensor4D | null;
-  /** The class explained for each image (the argmax for 'predicted'). */
-  classes: number[];
+  gradients: tf.Tensor | null;
+  /** What each image was explained for: its class (the argmax for 'predicted'), or the target function. */
+  target: number[] | TargetFunction;
   dispose(): void;
 }
 
 export interface ProbeOptions {
-  classes: number[] | 'predicted';
+  classes: ResolvedTarget;
   /** Turns the model's output into [batch, classes] scores (see withScore). */
   toScores: (output: tf.Tensor) => tf.Tensor;
   gradients: boolean;
@@ -70,24 +73,26 @@ function recordPass(
     // Inference-mode execution disposes intermediate tensors once used: hand it a copy.
     return probe ? tf.add(output, probe) : tf.clone(output);
   });
-  const recorded: { classes?: tf.Tensor; gradients?: tf.Tensor4D } = {};
+  const recorded: { scored?: boolean; classes?: tf.Tensor; gradients?: tf.Tensor } = {};
   const totalScore = (): tf.Scalar => {
     const output = model.apply(images, { training: false }) as tf.Tensor;
-    const picked = classScores(options.toScores(output), options.classes);
-    recorded.classes = tf.keep(picked.classes);
+    const picked = classScores(options.toScores(output), options.classes, options.who);
+    if (picked.classes) recorded.classes = tf.keep(picked.classes);
+    recorded.scored = true;
     return tf.sum(picked.scores);
   };
   let failure: unknown = null;
   try {
-    if (probe) recorded.gradients = tf.grad((_probe: tf.Tensor) => totalScore())(probe) as tf.Tensor4D;
+    if (probe) recorded.gradients = tf.grad((_probe: tf.Tensor) => freeTapeOnThrow(totalScore))(probe);
     else tf.tidy(() => void totalScore());
   } catch (error) {
     failure = error;
+    if (probe) freeAbandonedTape();
   } finally {
     restore();
   }
   const { classes, gradients = null } = recorded;
-  if (failure !== null || calls !== 1 || !classes) {
+  if (failure !== null || calls !== 1 || !recorded.scored) {
     tf.dispose([...kept, ...(classes ? [classes] : []), ...(gradients ? [gradients] : [])]);
     if (calls !== 1) {
       throw new ShapeError(
@@ -97,13 +102,28 @@ function recordPass(
     }
     throw failure;
   }
-  const classList = Array.from(classes.dataSync());
-  classes.dispose();
-  const activations = kept[0] as tf.Tensor4D;
+  let target = options.classes as number[] | TargetFunction;
+  if (classes) {
+    target = Array.from(classes.dataSync());
+    classes.dispose();
+  }
+  const activations = kept[0];
   return {
     activations,
     gradients,
-    classes: classList,
+    target,
     dispose: () => tf.dispose(gradients ? [activations, gradients] : [activations]),
   };
+}
+
+/**
+ * tfjs' `gradients` keeps a copy of every tensor its forward pass saves for the backward pass and
+ * frees them only after the backward pass: when the forward pass throws, they stay (tfjs-core 4.22,
+ * engine.ts `gradients`). Frees them, and the abandoned tape, when no outer gradient is running.
+ */
+function freeAbandonedTape(): void {
+  const { state } = tf.engine() as unknown as { state: { gradientDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null } };
+  if (state.gradientDepth !== 0 || !state.activeTape) return;
+  state.activeTape.forEach((node) => node.saved?.forEach((tensor) => tensor.dispose()));
+  state.activeTape = null;
 }

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ScoreKind } from '../conventions';
+import type { ScoreKind, TargetFunction } from '../conventions';
+import { ShapeError } from '../errors';
+import { describe, isTensor } from '../validation';
+import type { ResolvedTarget } from './model_checks';
 import { patch } from './patch';
-
 
 type Layer = tfl.layers.Layer;
 type ActivationHolder = { activation?: { getClassName?: () => string } };
@@ -54,13 +56,32 @@ export function withScore<T>(model: tfl.LayersModel, kind: ScoreKind, fn: (toSco
 }
 
 /**
- * Each image's score for its class: `classes` per image, or the argmax of `scores` for 'predicted'.
- * Returns the scores [batch] and the classes used [batch] (int32).
+ * Each image's score: for its class (`classes` per image, or the argmax for 'predicted'), or a
+ * target function's value. Returns the scores [batch] and, for class targets, the classes used
+ * [batch] (int32); null for a target function.
  */
-export function classScores(scores: tf.Tensor, classes: number[] | 'predicted'): { scores: tf.Tensor1D; classes: tf.Tensor1D } {
+export function classScores(
+  scores: tf.Tensor,
+  target: ResolvedTarget,
+  who = 'classScores',
+): { scores: tf.Tensor1D; classes: tf.Tensor1D | null } {
+  if (typeof target === 'function') return { scores: tf.tidy(() => targetScores(scores as tf.Tensor2D, target, who)), classes: null };
   return tf.tidy(() => {
-    const chosen = classes === 'predicted' ? tf.argMax(scores, 1) : tf.tensor1d(classes, 'int32');
+    const chosen = target === 'predicted' ? tf.argMax(scores, 1) : tf.tensor1d(target, 'int32');
     const picked = tf.sum(tf.mul(scores, tf.oneHot(chosen, scores.shape[1]!)), 1) as tf.Tensor1D;
     return { scores: picked, classes: chosen as tf.Tensor1D };
   });
+}
+
+/** A target function's scores, checked to be one per row of the output. */
+function targetScores(output: tf.Tensor2D, target: TargetFunction, who: string): tf.Tensor1D {
+  const result: unknown = target(output);
+  if (!isTensor(result) || result.rank !== 1 || result.shape[0] !== output.shape[0]) {
+    throw new ShapeError(
+      `${who}: classIdx, a target function, must return one score per image, shape ${describe([output.shape[0]])}; ` +
+        `got ${isTensor(result) ? `shape ${describe(result.shape)}` : describe(result)}. ` +
+        'Reduce each row of the output to a scalar, e.g. with tf.sum(output, 1).',
+    );
+  }
+  return result as tf.Tensor1D;
 }

@@ -2,20 +2,24 @@
 /** The `ham10000` command line: train, evaluate, compare, localize, predict, report. Progress and messages go to stderr, results to stdout. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { DEFAULT_SAMPLES } from '../conventions';
 import { CAM_METHODS } from '../explain';
-import { BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
+import { BACKEND_ENV, BACKENDS, selectBackend, writeFileAtomic, type BackendName } from '../node';
 import { TrustError } from '../errors';
+import { LAPLACE_STRUCTURES } from '../layers';
+import { DEFAULT_LAPLACE_STRUCTURE } from '../uncertainty';
 import { compareEvaluationFiles } from './compare';
 import { evaluateRun } from './evaluate';
-import { ARCHITECTURES, HEADS, POOLINGS } from './model';
+import { ARCHITECTURES, DEFAULT_TRAINABLE_LAYERS, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
+import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
 import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
 import { train, type TrainEvent } from './train';
+import { version } from '../../package.json';
 
 /** Where the CLI writes, replaceable so tests can run `main` and read what it printed. */
 export interface CliIo {
@@ -71,9 +75,27 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 }
 
+/** An option whose default the library decides: --help shows it as `(default: shown)`. */
+function libraryDefault(flags: string, description: string, shown: string): Option {
+  return new Option(flags, description).default(undefined, shown);
+}
+
+/** Commander's help, plus the defaults the library decides and a `(required)` mark. */
+function optionDescription(option: Option): string {
+  let text = Help.prototype.optionDescription.call(new Help(), option);
+  if (option.defaultValue === undefined && option.defaultValueDescription) {
+    // Joins Commander's own "(choices: ...)" when there is one.
+    const shown = `default: ${option.defaultValueDescription}`;
+    text = option.argChoices ? `${text.slice(0, -1)}, ${shown})` : `${text} (${shown})`;
+  }
+  return `${text}${option.mandatory ? ' (required)' : ''}`;
+}
+
 function buildProgram(io: CliIo): Command {
   const program = new Command('ham10000')
     .description('HAM10000 dermoscopy classifier with Bayesian uncertainty and Grad-CAM (tfjs-trust)')
+    .version(version, '-V, --version', 'print the tfjs-trust version')
+    .configureHelp({ optionDescription })
     .exitOverride()
     .configureOutput({
       writeOut: io.out,
@@ -83,9 +105,9 @@ function buildProgram(io: CliIo): Command {
     });
   const common = (command: Command) =>
     command
-      .addOption(new Option('--backend <name>', 'tfjs backend (default: fastest present, or TFJS_TRUST_BACKEND)').choices(BACKENDS))
-      .option('--seed <n>', 'random seed', integer(-2147483648))
-      .option('--verbose', 'stack traces on errors');
+      .addOption(libraryDefault('--backend <name>', 'tfjs backend', `the fastest present, or $${BACKEND_ENV}`).choices(BACKENDS))
+      .addOption(libraryDefault('--seed <n>', 'random seed', `${RUN_DEFAULTS.seed} for train, 0 otherwise`).argParser(integer(-2147483648)))
+      .option('--verbose', 'stack traces on errors, and where the backend was found');
   // The commands that read a trained run and a dataset, on the run's test split or on every image.
   const runOnData = (command: Command, data: string) =>
     common(command)
@@ -93,18 +115,22 @@ function buildProgram(io: CliIo): Command {
       .requiredOption('--data <dir>', data, existingPath('data folder'))
       .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
-  const useBackend = async (name: BackendName | undefined) => io.err(`${(await selectBackend({ backend: name })).message}\n`);
+  // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
+  const useBackend = async (name: BackendName | undefined, verbose: boolean | undefined) => {
+    const selected = await selectBackend({ backend: name });
+    io.err(`${verbose ? selected.details : selected.message}\n`);
+  };
 
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
     .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
     .requiredOption('--out <run>', 'run folder to write (model, checkpoints, cache)')
-    .option('--epochs <n>', 'epochs (with --resume: total to reach)', integer(1))
+    .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${RUN_DEFAULTS.epochs}, or the run's with --resume`).argParser(integer(1)))
     .option('--image-size <px>', 'square input size', integer(8), RUN_DEFAULTS.imageSize)
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default(RUN_DEFAULTS.arch))
-    .option('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', existingPath('weights'))
-    .option('--trainable-layers <n>', 'base layers trained at its end (vgg16 default 6, compact all)', integer(0))
-    .addOption(new Option('--pooling <kind>', 'head pooling').choices(POOLINGS))
-    .option('--dense <units>', 'units of an optional dense layer in the head', integer(0))
+    .addOption(libraryDefault('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', 'random initial weights').argParser(existingPath('weights')))
+    .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, compact all`).argParser(integer(0)))
+    .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for compact').choices(POOLINGS))
+    .addOption(libraryDefault('--dense <units>', 'units of an optional dense layer in the head', 'none').argParser(integer(0)))
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default(RUN_DEFAULTS.head))
     .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
     .option('--val-samples <n>', 'Monte Carlo samples per validation image for the validation loss (0: the posterior-mean network)', integer(0), RUN_DEFAULTS.validationSamples)
@@ -114,11 +140,11 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default(RUN_DEFAULTS.balance))
     .option('--augment', 'random flips and quarter turns (only when nothing is frozen)')
     .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), RUN_DEFAULTS.patience)
-    .option('--limit <n>', 'at most n images per split (quick trials)', integer(1))
+    .addOption(libraryDefault('--limit <n>', 'at most n images per split (quick trials)', 'all').argParser(integer(1)))
     .addOption(new Option('--cache <where>', 'frozen features').choices(['memory', 'disk', 'auto']).default('auto'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o) => {
-      await useBackend(o.backend);
+      await useBackend(o.backend, o.verbose);
       const progress = new TrainProgress(io);
       const result = await train({
         data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
@@ -136,13 +162,16 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .addOption(new Option('--checkpoint <which>', "the best model (lowest validation loss) or the last checkpoint's").choices(RUN_MODELS).default('best'))
     .option('--tta', tta)
+    .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
+    .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default(DEFAULT_LAPLACE_STRUCTURE))
     .action(async (o) => {
-      await useBackend(o.backend);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint });
-      const file = path.join(o.model, `evaluation-${o.split}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
+      await useBackend(o.backend, o.verbose);
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });
+      const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
+      const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
-      // The browser page reads the thresholds fitted for what it runs: the best model, without TTA.
-      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best') {
+      // The browser page reads the thresholds fitted for what it runs: the run's best model, without TTA or a post-hoc posterior.
+      if (evaluation.referral && !evaluation.tta && evaluation.checkpoint === 'best' && evaluation.posthoc === null) {
         const { margin, mutualInformation, targetAccuracy, fitted } = evaluation.referral;
         const referral = { margin, mutualInformation, targetAccuracy, fitted, fittedOn: 'validation', samples: evaluation.samples };
         writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));
@@ -157,7 +186,7 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--a <files...>', "evaluation JSON files of model A (one per seed), from 'evaluate'", (file: string, files: string[] = []) => [...files, existingPath('evaluation file')(file)])
     .requiredOption('--b <files...>', 'evaluation JSON files of model B, in the same order', (file: string, files: string[] = []) => [...files, existingPath('evaluation file')(file)])
     .option('--resamples <n>', 'bootstrap resamples', integer(1), 2000)
-    .option('--seed <n>', 'random seed', integer(-2147483648))
+    .addOption(libraryDefault('--seed <n>', 'random seed', '0').argParser(integer(-2147483648)))
     .option('--verbose', 'stack traces on errors')
     .action((o) => {
       const comparison = compareEvaluationFiles(o.a, o.b, { resamples: o.resamples, seed: o.seed });
@@ -173,10 +202,10 @@ function buildProgram(io: CliIo): Command {
   runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')
     .option('--cam-samples <n>', 'networks drawn per map', integer(2), CAM_SAMPLES)
     .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
-    .option('--layer <name>', "layer explained (default: the run's last convolution)")
+    .addOption(libraryDefault('--layer <name>', 'layer explained', "the run's last convolution"))
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
     .action(async (o) => {
-      await useBackend(o.backend);
+      await useBackend(o.backend, o.verbose);
       const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, seed: o.seed });
       const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}.json`);
       writeFileAtomic(file, JSON.stringify(report, null, 2));
@@ -191,9 +220,9 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('--image <file>', 'image file', existingPath('image'))
     .option('--samples <n>', 'Monte Carlo samples', integer(2), DEFAULT_SAMPLES)
     .option('--tta', tta)
-    .option('--out <dir>', 'folder for the PNGs (default RUN/predictions/<image>)')
+    .addOption(libraryDefault('--out <dir>', 'folder for the PNGs', 'RUN/predictions/<image>'))
     .action(async (o) => {
-      await useBackend(o.backend);
+      await useBackend(o.backend, o.verbose);
       const prediction = await predictImage({ model: o.model, image: o.image, samples: o.samples, seed: o.seed, tta: o.tta === true, out: o.out });
       io.err(`ham10000: ${prediction.predicted}; density plot and Grad-CAM overlays in ${path.dirname(prediction.files.density)}\n`);
       io.out(`${JSON.stringify(prediction, null, 2)}\n`);
@@ -205,7 +234,7 @@ function buildProgram(io: CliIo): Command {
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
     .option('--tta', tta)
     .action(async (o) => {
-      await useBackend(o.backend);
+      await useBackend(o.backend, o.verbose);
       const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples });
       io.err(`ham10000: report written to ${file}\n`);
       io.out(`${file}\n`);
@@ -256,8 +285,11 @@ class TrainProgress {
   }
 }
 
-if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+/** Runs the CLI on this process's arguments and sets its exit code: the built `ham10000` executable (tsup.config.ts), or `tsx src/ham10000/cli.ts`. */
+export function runAsProgram(): void {
+  void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }
+
+if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) runAsProgram();

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parse, type InfoRecord } from 'csv-parse/sync';
 import { DataError } from '../errors';
-import { describe } from '../validation';
+import { checkOptions, describe } from '../validation';
 
 /** The seven diagnoses, in the order of the class ids (the index is the label). */
 export const CLASSES = ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc'] as const;
@@ -101,7 +101,7 @@ export interface LoadHam10000Options {
  * in `problems` with the file and line.
  */
 export async function loadHam10000(root: string, options: LoadHam10000Options = {}): Promise<Ham10000Dataset> {
-  const { requireImages = true } = options;
+  const { requireImages = true } = checkOptions('loadHam10000', options, ['requireImages']);
   const csvPath = path.join(root, METADATA_FILE);
   const rows = parseMetadata(await readMetadata(root, csvPath), csvPath);
   const columns = headerIndex(rows[0]?.fields ?? [], csvPath);

@@ -2,8 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf } from '../validation';
+import type { LaplaceStructure } from '../layers';
+import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import {
+  DEFAULT_LAPLACE_STRUCTURE,
   dihedralViews,
   accuracy,
   accuracyCoverage,
@@ -27,6 +29,7 @@ import {
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { vggPreprocess } from './preprocess';
+import { posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
 import {
   EVALUATION_SAMPLES,
   evaluationRecords,
@@ -34,11 +37,12 @@ import {
   loadRun,
   recordsOfSplit,
   type EvaluationSplit,
-  type LoadedRun,
+  type RunConfig,
   type RunModel,
 } from './run';
 
 const DEFAULT_BATCH_SIZE = 32;
+const PREDICT_RECORDS_OPTIONS = optionKeys<PredictRecordsOptions>({ imageSize: true, samples: true, seed: true, batchSize: true, tta: true, onProgress: true });
 
 /** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
@@ -68,7 +72,8 @@ export interface RecordPredictions {
 }
 
 /** Decodes the images in batches and samples each with one Monte Carlo predictor, seeded per batch. */
-export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], options: PredictRecordsOptions): Promise<RecordPredictions> {
+export async function predictRecords(model: tfl.LayersModel, records: readonly LesionRecord[], given: PredictRecordsOptions): Promise<RecordPredictions> {
+  const options = checkOptions('predictRecords', given, PREDICT_RECORDS_OPTIONS);
   const samples = checkNumber('predictRecords', 'samples', options.samples ?? EVALUATION_SAMPLES, { min: 1, integer: true });
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const out: RecordPredictions = { records: [], labels: [], probs: [], predictiveEntropy: [], mutualInformation: [], problems: [] };
@@ -122,9 +127,18 @@ export interface EvaluateOptions {
   tta?: boolean;
   /** The run's best model (default) or its last checkpoint's (e.g. to compare runs after the same number of epochs). */
   checkpoint?: RunModel;
+  /** Uncertainty added without retraining: 'laplace' fits a last-layer Laplace posterior to a dense-head run first (see `posthocLaplace`). Default none. */
+  posthoc?: PosthocMethod;
+  /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default `DEFAULT_LAPLACE_STRUCTURE` ('kron'). */
+  laplaceStructure?: LaplaceStructure;
   /** Called as the evaluated images are predicted, with how many are done (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
+
+/** The option names of `evaluateRun`, which `writeReport` extends. */
+export const EVALUATE_OPTIONS = optionKeys<EvaluateOptions>({
+  model: true, data: true, split: true, samples: true, seed: true, alpha: true, tta: true, checkpoint: true, posthoc: true, laplaceStructure: true, onProgress: true,
+});
 
 /** One class's row of an evaluation; a ratio is null where its denominator is 0. */
 export interface PerClassMetrics {
@@ -145,6 +159,8 @@ export interface Evaluation {
   tta: boolean;
   /** Which model of the run was evaluated. */
   checkpoint: RunModel;
+  /** The post-hoc posterior the predictions sampled, or null for the run's own model. */
+  posthoc: PosthocSummary | null;
   classes: string[];
   accuracy: number;
   balancedAccuracy: number;
@@ -182,10 +198,12 @@ export interface ImagePredictionRecord {
 }
 
 /** Evaluates a run on its test split or on a whole folder: the metrics of issue 5, as plain JSON. */
-export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation> {
+export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
+  const options = checkOptions('evaluateRun', given, EVALUATE_OPTIONS);
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
   const run = await loadRun(options.model, options.checkpoint);
+  let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {
     const { config } = run;
     const dataset = await loadHam10000(options.data);
@@ -193,18 +211,22 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
     if (records.length === 0) {
       throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
     }
+    if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? DEFAULT_LAPLACE_STRUCTURE);
+    const model = posthoc?.laplace.model ?? run.model;
     const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
-    const predictions = await predictRecords(run.model, records, { ...predictOptions, onProgress: options.onProgress });
-    const calibrationSet = await conformalCalibration(run, options.data, dataset.records, predictOptions);
+    const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });
+    const calibrationSet = await conformalCalibration(model, config, options.data, dataset.records, predictOptions);
     return {
       split,
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
       samples: options.samples ?? EVALUATION_SAMPLES,
       tta: options.tta ?? false,
       checkpoint: options.checkpoint ?? 'best',
+      posthoc: posthoc?.summary ?? null,
       problems: [...dataset.problems, ...predictions.problems],
     };
   } finally {
+    posthoc?.laplace.dispose();
     run.dispose();
   }
 }
@@ -214,15 +236,16 @@ export async function evaluateRun(options: EvaluateOptions): Promise<Evaluation>
  * there: the records already read when it is the evaluated folder, else that folder read once.
  */
 async function conformalCalibration(
-  run: LoadedRun,
+  model: tfl.LayersModel,
+  config: RunConfig,
   data: string,
   loaded: readonly LesionRecord[],
   options: PredictRecordsOptions,
 ): Promise<RecordPredictions | null> {
-  if (!fs.existsSync(run.config.data) || run.config.split.validation.length === 0) return null;
-  const records = path.resolve(data) === path.resolve(run.config.data) ? loaded : (await loadHam10000(run.config.data)).records;
-  const validation = recordsOfSplit(records, run.config).validation;
-  return validation.length === 0 ? null : predictRecords(run.model, validation, options);
+  if (!fs.existsSync(config.data) || config.split.validation.length === 0) return null;
+  const records = path.resolve(data) === path.resolve(config.data) ? loaded : (await loadHam10000(config.data)).records;
+  const validation = recordsOfSplit(records, config).validation;
+  return validation.length === 0 ? null : predictRecords(model, validation, options);
 }
 
 /** Every metric of an evaluation from predictions; `calibrationSet` calibrates the conformal sets. */
@@ -231,7 +254,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'problems'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'posthoc' | 'problems'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

@@ -2,6 +2,7 @@
  * The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning with a Bayesian
  * head, crash-safe training, evaluation, prediction with uncertainty and Grad-CAM, HTML reports.
  */
+import '../compatibility';
 export * from './data';
 export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
 export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
@@ -15,6 +16,8 @@ export { readRunConfig, latestCheckpoint, runPaths, loadRun, recordsOfSplit, eva
 export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule, LoadedRun, RunModel, EvaluationSplit } from './run';
 export { evaluateRun, predictRecords, metricsOf } from './evaluate';
 export type { Evaluation, ImagePredictionRecord, EvaluateOptions, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
+export { posthocLaplace, POSTHOC_METHODS } from './posthoc';
+export type { PosthocMethod, PosthocSummary } from './posthoc';
 export { compareEvaluationFiles } from './compare';
 export type { EvaluationComparison } from './compare';
 export { localizeRun, centredBlob } from './localize';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages, readMask } from './images';
@@ -30,6 +30,10 @@ export interface LocalizeOptions {
   /** Called after each batch with the images processed so far (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
+
+const LOCALIZE_OPTIONS = optionKeys<LocalizeOptions>({
+  model: true, data: true, split: true, camSamples: true, method: true, layer: true, tolerance: true, seed: true, batchSize: true, onProgress: true,
+});
 
 /** Mean energy share inside the lesion and pointing-game hit rate of one kind of map. */
 export interface MapScore {
@@ -64,8 +68,9 @@ export interface LocalizationReport {
  * score and the pointing game (see `localization`) of the mean map of the predicted class, against
  * two image-blind references: a uniform map (the mask's area) and a centred blob.
  */
-export async function localizeRun(options: LocalizeOptions): Promise<LocalizationReport> {
+export async function localizeRun(given: LocalizeOptions): Promise<LocalizationReport> {
   const who = 'localizeRun';
+  const options = checkOptions(who, given, LOCALIZE_OPTIONS);
   const split = checkOneOf(who, 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });

@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkBoolean, checkNumber, checkOneOf, invalidArgument } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { SeedStream } from '../random';
 import { DenseFlipout } from '../layers';
 import { RUN_DEFAULTS } from './run';
@@ -56,6 +56,11 @@ export interface ClassifierOptions {
   seed: number;
 }
 
+const CLASSIFIER_OPTIONS = optionKeys<ClassifierOptions>({
+  arch: true, imageSize: true, numClasses: true, trainingExamples: true, trainableLayers: true, pooling: true, head: true,
+  denseUnits: true, bayesianHidden: true, weights: true, seed: true,
+});
+
 /** What `buildClassifier` returns: the model and what training and Grad-CAM need to know about it. */
 export interface Classifier {
   /** Image (VGG-preprocessed) → class probabilities; a chain of layers, none nested. */
@@ -75,8 +80,9 @@ export interface Classifier {
  * frozen, and a Bayesian head: pooling, an optional dense layer, and a DenseFlipout softmax with
  * klWeight = 1 / training examples (Blundell et al. 2015, eq. 8 spread over the examples).
  */
-export async function buildClassifier(options: ClassifierOptions): Promise<Classifier> {
+export async function buildClassifier(given: ClassifierOptions): Promise<Classifier> {
   const who = 'buildClassifier';
+  const options = checkOptions(who, given, CLASSIFIER_OPTIONS);
   const arch = checkOneOf(who, 'arch', options.arch, ARCHITECTURES);
   const imageSize = checkNumber(who, 'imageSize', options.imageSize, { min: 1, integer: true });
   const numClasses = checkNumber(who, 'numClasses', options.numClasses, { min: 2, integer: true });

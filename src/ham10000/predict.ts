@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { DEFAULT_SAMPLES } from '../conventions';
-import { checkNumber } from '../validation';
-import { bayesianCam, overlay, type ColormapName } from '../explain';
+import { checkNumber, checkOptions, optionKeys } from '../validation';
+import { bayesianCam, overlay, type BayesianCam, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { colourScaleSvg, densityPlotSvg } from './charts';
@@ -25,6 +25,9 @@ export interface ExplainImageOptions {
   /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
   display?: tf.Tensor3D;
 }
+
+const EXPLAIN_IMAGE_KEYS = { samples: true, camSamples: true, seed: true, tta: true, display: true } as const;
+const EXPLAIN_IMAGE_OPTIONS = optionKeys<ExplainImageOptions>(EXPLAIN_IMAGE_KEYS);
 
 /** Side of the images the CLI and the report draw overlays on: the model's input may be 32 px. */
 export const DISPLAY_SIZE = 224;
@@ -64,28 +67,43 @@ export interface ImageExplanation {
  * Monte Carlo prediction and Bayesian Grad-CAM of one RGB image [H, W, 3] (0..255, at the run's
  * image size): what `predict` writes to files and `report` inlines.
  */
-export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, options: ExplainImageOptions = {}): Promise<ImageExplanation> {
+export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: ExplainImageOptions = {}): Promise<ImageExplanation> {
+  const options = checkOptions('explainImage', given, EXPLAIN_IMAGE_OPTIONS);
   const samples = checkNumber('explainImage', 'samples', options.samples ?? DEFAULT_SAMPLES, { min: 2, integer: true });
   const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
   const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
-  const views = options.tta ? dihedralViews() : undefined;
-  const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views });
-  const summary: McSummary = prediction.summary({ classNames: classes, density: { range: [0, 1], bandwidth: 'oversmoothed' } });
-  prediction.dispose();
-  const cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
-  input.dispose();
+  let summary: McSummary;
+  let cam: BayesianCam;
+  // Every step may throw (a bad layer, out of memory): each tensor is freed on every path.
+  try {
+    const prediction = mcPredict(run.model, input, { samples, seed, quantiles: [0.05, 0.95], views: options.tta ? dihedralViews() : undefined });
+    try {
+      summary = await prediction.summaryAsync({ classNames: classes, density: { range: [0, 1], bandwidth: 'oversmoothed' } });
+    } finally {
+      prediction.dispose();
+    }
+    cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
+  } finally {
+    input.dispose();
+  }
   const shown = options.display ?? rgb;
-  const stdPeak = tf.max(cam.std);
-  const camStdMax = (await stdPeak.data())[0];
-  stdPeak.dispose();
-  const [camMeanPng, camStdPng] = await Promise.all([
-    overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
-    overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
-  ]);
-  const camMean = tf.clone(cam.mean);
-  cam.dispose();
+  let pngs: [Buffer, Buffer];
+  let camMean: tf.Tensor3D;
+  let camStdMax: number;
+  try {
+    const stdPeak = tf.max(cam.std);
+    camStdMax = (await stdPeak.data().finally(() => stdPeak.dispose()))[0];
+    pngs = await Promise.all([
+      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
+      overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
+    ]);
+    camMean = tf.clone(cam.mean);
+  } finally {
+    cam.dispose();
+  }
+  const [camMeanPng, camStdPng] = pngs;
   const mean = summary.mean[0];
   const top = mean.indexOf(Math.max(...mean));
   return {
@@ -155,13 +173,14 @@ export type ImagePrediction = Omit<ImageExplanation, 'densitySvg' | 'camMeanPng'
 };
 
 /** `ham10000 predict`: the JSON summary of one image, with its density plot and Grad-CAM overlays written as PNGs. */
-export async function predictImage(options: PredictImageOptions): Promise<ImagePrediction> {
+export async function predictImage(given: PredictImageOptions): Promise<ImagePrediction> {
+  const options = checkOptions('predictImage', given, optionKeys<PredictImageOptions>({ ...EXPLAIN_IMAGE_KEYS, model: true, image: true, out: true }));
   const run = await loadRun(options.model);
   try {
     const size = run.config.imageSize;
     const rgb = await readImage(options.image, { height: size, width: size });
     const display = await readImage(options.image, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
-    const explanation = await explainImage(run, rgb, { ...options, display }).finally(() => tf.dispose([rgb, display]));
+    const explanation = await explainImage(run, rgb, { samples: options.samples, camSamples: options.camSamples, seed: options.seed, tta: options.tta, display }).finally(() => tf.dispose([rgb, display]));
     explanation.dispose();
     const out = options.out ?? path.join(options.model, 'predictions', path.parse(options.image).name);
     fs.mkdirSync(out, { recursive: true });

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber } from '../validation';
+import { checkNumber, checkOptions } from '../validation';
 import { classColour, localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
-import { evaluateRun, type Evaluation, type EvaluateOptions } from './evaluate';
+import { EVALUATE_OPTIONS, evaluateRun, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
 import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, loadRun } from './run';
@@ -33,9 +33,11 @@ interface Example {
  * and, for sample images, the density plot, the Grad-CAM overlays and how much of each map lies
  * on the lesion where a mask exists.
  */
-export async function writeReport(options: ReportOptions): Promise<{ file: string; evaluation: Evaluation }> {
-  const count = checkNumber('writeReport', 'examples', options.examples ?? 7, { min: 0, integer: true });
-  const evaluation = await evaluateRun(options);
+export async function writeReport(given: ReportOptions): Promise<{ file: string; evaluation: Evaluation }> {
+  const { out, examples: exampleCount, ...evaluateOptions } = checkOptions('writeReport', given, [...EVALUATE_OPTIONS, 'out', 'examples']);
+  const options = { ...evaluateOptions, out };
+  const count = checkNumber('writeReport', 'examples', exampleCount ?? 7, { min: 0, integer: true });
+  const evaluation = await evaluateRun(evaluateOptions);
   const run = await loadRun(options.model);
   const examples: Example[] = [];
   try {

@@ -5,7 +5,7 @@
  * Within each class the lesions are dealt out so each side gets its share of that class's images
  * (stratification), in an order drawn from the seed.
  */
-import { checkNumber, invalidArgument } from '../validation';
+import { checkNumber, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { CLASSES, countByClass, type ClassName, type LesionRecord } from './dataset';
 import { Rng } from '../random';
 
@@ -46,6 +46,7 @@ export interface LesionSplit {
 /** Splits records by lesion, stratified by class and seeded; each side keeps the records' order. */
 export function splitByLesion(records: readonly LesionRecord[], options: SplitOptions = {}): LesionSplit {
   const who = 'splitByLesion';
+  checkOptions(who, options, optionKeys<SplitOptions>({ validation: true, test: true, seed: true }));
   const validation = checkNumber(who, 'options.validation', options.validation ?? 0.15, { min: 0, max: 1 });
   const test = checkNumber(who, 'options.test', options.test ?? 0.15, { min: 0, max: 1 });
   const seed = checkNumber(who, 'options.seed', options.seed ?? 0, { integer: true });

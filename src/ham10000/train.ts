@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf, invalidArgument } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import { stochasticLayers, withSampling } from '../layers';
 import { SeedStream } from '../random';
 import { McPredictor } from '../uncertainty';
@@ -97,6 +97,11 @@ export interface TrainResult {
   problems: DataProblem[];
 }
 
+const TRAIN_OPTIONS = optionKeys<TrainOptions>({
+  data: true, out: true, epochs: true, imageSize: true, arch: true, weights: true, seed: true, resume: true, batchSize: true,
+  learningRate: true, lrSchedule: true, trainableLayers: true, pooling: true, head: true, denseUnits: true, bayesianHidden: true,
+  validationSamples: true, balance: true, augment: true, patience: true, validation: true, test: true, cache: true, limit: true, onEvent: true,
+});
 const CACHE_IN_MEMORY_LIMIT = 2 ** 30;
 /** Keeps log(p) finite in the loss. */
 const EPSILON = 1e-7;
@@ -107,7 +112,8 @@ const EPSILON = 1e-7;
  * epoch and step numbers alone, and each checkpoint holds the optimizer state, so `resume`
  * continues exactly where an uninterrupted run would be (bit for bit on the cpu backend).
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(given: TrainOptions): Promise<TrainResult> {
+  const options = checkOptions('train', given, TRAIN_OPTIONS);
   const emit = options.onEvent ?? (() => undefined);
   const dataset = await loadHam10000(options.data);
   if (dataset.records.length === 0) {
@@ -117,7 +123,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const settings = options.resume && checkpoint ? resumeConfig(options) : newSettings(options, dataset.records);
   const sides = recordsOfSplit(dataset.records, settings);
   const classifier = await buildClassifier({
-    ...settings,
+    arch: settings.arch,
+    imageSize: settings.imageSize,
+    seed: settings.seed,
+    pooling: settings.pooling,
+    head: settings.head,
+    denseUnits: settings.denseUnits,
     numClasses: settings.classes.length,
     trainingExamples: sides.train.length,
     trainableLayers: settings.trainableLayers ?? undefined,

@@ -253,7 +253,7 @@ export function rhoOf(sigma: tf.Tensor): tf.Tensor {
 const SMALL_SIGMA = 1e-3;
 
 /** Throws a ShapeError unless `shape` has the rank and the axis sizes `spec` asks for. */
-function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tfl.InputSpec): void {
+export function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tfl.InputSpec): void {
   const rankOk = (spec.ndim == null || shape.length === spec.ndim) && (spec.minNDim == null || shape.length >= spec.minNDim);
   if (!rankOk) {
     const rank = spec.ndim ?? `>= ${spec.minNDim}`;
@@ -271,7 +271,7 @@ function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tf
 }
 
 /** tfjs-layers' activation layer, or an ArgumentError naming the bad identifier (tfjs's own is a ValueError). */
-function activationLayer(who: string, activation: ActivationIdentifier): tfl.layers.Layer {
+export function activationLayer(who: string, activation: ActivationIdentifier): tfl.layers.Layer {
   try {
     return tfl.layers.activation({ activation });
   } catch {

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerCpuTrainingKernels } from '../backends/cpu_training';
 import { registerNativeTrainingKernels } from '../backends/native_training';
+import { registerWasmTrainingKernels } from '../backends/wasm_training';
 import { TrustError } from '../errors';
 import { checkOneOf, checkOptions, optionKeys } from '../validation';
 
@@ -74,15 +76,26 @@ export interface SelectedBackend {
   name: BackendName;
   /** What was tried, in order, and why each absent one is absent. */
   probes: BackendProbe[];
-  /** One line for the user: which backend runs and why. */
+  /** One short line for the user: which backend runs, why, and which faster ones are absent. */
   message: string;
+  /** The same line with why each absent backend is absent (import errors, paths): for `--verbose`. */
+  details: string;
 }
+
+/** What `selectBackend` registers for the backend it activates, by tfjs backend name. */
+const TRAINING_KERNELS: Partial<Record<string, () => unknown>> = {
+  tensorflow: registerNativeTrainingKernels,
+  wasm: registerWasmTrainingKernels,
+  cpu: registerCpuTrainingKernels,
+};
 
 /**
  * Picks and activates the fastest backend present (native CUDA, native TensorFlow, WASM, then
  * the pure-JS CPU backend), or the one the caller or `TFJS_TRUST_BACKEND` names, and says which.
- * tfjs-node is an optional dependency: where it is not installed, the next one is used. On the
- * native backend it also registers the fused ReLU gradient (`registerNativeTrainingKernels`).
+ * tfjs-node is an optional dependency: where it is not installed, the next one is used. It then
+ * registers the chosen backend's training kernels (`registerNativeTrainingKernels`,
+ * `registerWasmTrainingKernels`, `registerCpuTrainingKernels`): the one global change it makes,
+ * and the only place the pipeline makes it (importing changes nothing; docs/backends.md).
  */
 export async function selectBackend(given: SelectBackendOptions = {}): Promise<SelectedBackend> {
   const options = checkOptions('selectBackend', given, optionKeys<SelectBackendOptions>({ backend: true, env: true, load: true }));
@@ -101,11 +114,16 @@ export async function selectBackend(given: SelectBackendOptions = {}): Promise<S
       continue;
     }
     await tf.ready();
-    if (PROVIDERS[name].tfName === 'tensorflow') registerNativeTrainingKernels();
-    const skipped = probes.filter((p) => !p.available).map((p) => `${p.name} (${p.detail})`);
+    TRAINING_KERNELS[PROVIDERS[name].tfName]?.();
+    const absent = probes.filter((p) => !p.available);
     const why = wanted ? `requested${options.backend ? '' : ` by ${BACKEND_ENV}`}` : 'fastest present';
-    const message = `tfjs-trust: using the '${name}' backend (${why})${skipped.length ? `; absent: ${skipped.join('; ')}` : ''}`;
-    return { name, probes, message };
+    const line = `tfjs-trust: using the '${name}' backend (${why})`;
+    return {
+      name,
+      probes,
+      message: `${line}${absent.length ? `; absent: ${absent.map((p) => p.name).join(', ')}` : ''}`,
+      details: `${line}${absent.length ? `; absent: ${absent.map((p) => `${p.name} (${p.detail})`).join('; ')}` : ''}`,
+    };
   }
   const details = probes.map((p) => `${p.name}: ${p.detail}`).join('; ');
   throw new TrustError(

@@ -1,4 +1,5 @@
 /** Node-only helpers of tfjs-trust: backends, files and images. The core lives in `tfjs-trust`. */
+import '../compatibility';
 export { selectBackend, probeBackend, BACKENDS, BACKEND_ENV } from './backend';
 export type { BackendName, BackendProbe, SelectBackendOptions, SelectedBackend, ModuleLoader } from './backend';
 export { saveModel, loadModel, readModelArtifacts, writeFileAtomic, MODEL_JSON } from './model_io';

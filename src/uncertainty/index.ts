@@ -2,7 +2,8 @@
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
  * selective-prediction metrics, referral thresholds fitted on validation, paired comparisons of two models, temperature scaling, conformal prediction sets, and test-time
- * augmentation views that the Monte Carlo samples can mix with the weight noise.
+ * augmentation views that the Monte Carlo samples can mix with the weight noise; and uncertainty for
+ * an already trained deterministic model: a last-layer Laplace posterior and deep ensembles.
  */
 export { McPredictor, mcPredict } from './predictor';
 export type { McPredictOptions } from './predictor';
@@ -22,3 +23,6 @@ export { ConformalClassifier, setMetrics } from './conformal';
 export type { ConformalOptions, ConformalScore } from './conformal';
 export { fitReferral, referralVerdict, referralOutcome, DEFAULT_TARGET_ACCURACY, DEFAULT_MUTUAL_INFORMATION_QUANTILE } from './referral';
 export type { ReferralThresholds, ReferralOutcome, ReferralVerdict, FitReferralOptions } from './referral';
+export { fitLastLayerLaplace, LastLayerLaplace, MAX_FULL_PARAMETERS, DEFAULT_LAPLACE_STRUCTURE } from './laplace';
+export type { LastLayerLaplaceOptions } from './laplace';
+export { ensemblePredict } from './ensemble';

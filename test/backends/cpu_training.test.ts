@@ -7,7 +7,7 @@ import { fitSmallCnn } from './small_cnn';
 
 // tfjs keeps its kernel registry on the global object, and jest gives every test file its own
 // global: the kernels this file registers are seen by this file only. Other files run tfjs' own
-// cpu kernels unless they import `src/node` (as the HAM10000 pipeline does), which registers ours.
+// cpu kernels unless they call registerCpuTrainingKernels (as selectBackend does when it picks cpu).
 
 const TOLERANCE = 1e-4;
 const SEED = 20261125;
@@ -107,12 +107,18 @@ describe('CPU training kernels: equal to tfjs’ own cpu kernels', () => {
 });
 
 describe('CPU training kernels: registration and hygiene', () => {
-  it('registers idempotently, and importing cpu_training registers the same kernels', async () => {
+  it('registers idempotently; importing cpu_training registers nothing more', async () => {
     expect(registerTrainingKernels('cpu')).toEqual([]);
     const { registerCpuTrainingKernels, CPU_TRAINING_KERNELS } = await import('../../src/backends/cpu_training');
     expect(CPU_TRAINING_KERNELS).toBe(CPU_KERNELS);
     expect(registerCpuTrainingKernels()).toEqual([]);
     for (const { kernelName, kernelFunc } of CPU_KERNELS) expect(tf.getKernel(kernelName, 'cpu')?.kernelFunc).toBe(kernelFunc);
+  });
+
+  it('refuses a backend tfjs does not know yet, whose own kernels would later overwrite ours', () => {
+    expect(() => registerTrainingKernels('wasm')).toThrow(
+      /^registerTrainingKernels: the 'wasm' backend must be registered first; it is not\. Import '@tensorflow\/tfjs-backend-wasm'/,
+    );
   });
 
   it('refuses a backend it has no kernels for', () => {

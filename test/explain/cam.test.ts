@@ -211,6 +211,19 @@ describe('each method against a hand computation', () => {
   const scoreOf = (mask: (i: number, j: number) => number) =>
     sumCells((i, j) => channels.reduce((s, k) => s + G(i, j, k) * mask(i, j) * A(i, j, k), 0));
 
+  // First principal component of the 4 positions × 2 channels values f(i, j, k), by the closed form
+  // of a 2×2 symmetric eigenproblem, turned so that its largest magnitude is positive.
+  const firstComponent = (f: (i: number, j: number, k: number) => number) => {
+    const means = channels.map((k) => sumCells((i, j) => f(i, j, k)) / 4);
+    const X = cells.map(([i, j]) => channels.map((k) => f(i, j, k) - means[k]));
+    const [p, q, r] = [[0, 0], [0, 1], [1, 1]].map(([u, v]) => X.reduce((s, row) => s + row[u] * row[v], 0));
+    const lambda = (p + r) / 2 + Math.sqrt(((p - r) / 2) ** 2 + q ** 2);
+    const projection = X.map((row) => row[0] * q + row[1] * (lambda - p));
+    const flip = Math.abs(Math.min(...projection)) > Math.abs(Math.max(...projection));
+    return projection.map((v) => (flip ? -v : v));
+  };
+  const score = sumCells((i, j) => channels.reduce((s, k) => s + G(i, j, k) * A(i, j, k), 0));
+
   const expected: Record<string, number[]> = {
     gradcam: fromWeights(channels.map((k) => sumCells((i, j) => G(i, j, k)) / 4)),
     'gradcam++': fromWeights(
@@ -235,6 +248,10 @@ describe('each method against a hand computation', () => {
       const total = scores.reduce((s, v) => s + Math.exp(v), 0);
       return fromWeights(scores.map((s) => Math.exp(s) / total));
     })(),
+    eigencam: firstComponent(A),
+    eigengradcam: firstComponent((i, j, k) => G(i, j, k) * A(i, j, k)),
+    // The model is linear in A: zeroing channel k removes exactly its term Σ_ij G_ijk A_ijk from y.
+    ablationcam: fromWeights(channels.map((k) => sumCells((i, j) => G(i, j, k) * A(i, j, k)) / score)),
   };
 
   function tinyModel(): tfl.LayersModel {
@@ -299,7 +316,7 @@ describe('errors name the argument, what was expected, what was got, and the fix
     ['first', "'first'"],
   ])('a class index out of range: %p', (classIdx, shown) => {
     expect(() => cam(nested, 'block2_conv1', classIdx as number, x)).toThrow(
-      `cam: classIdx must be an integer in [0, 2] (the model has 3 classes), an array of 2 such integers (one per image), or 'predicted'; got ${shown}.`,
+      `cam: classIdx must be an integer in [0, 2] (the model has 3 classes), an array of 2 such integers (one per image), 'predicted', or a target function (output) => scores; got ${shown}.`,
     );
   });
 
@@ -315,7 +332,7 @@ describe('errors name the argument, what was expected, what was got, and the fix
 
   it('options out of range', () => {
     expect(() => cam(nested, 'block2_conv1', 0, x, { method: 'gradcam+++' as 'gradcam' })).toThrow(
-      "cam: options.method must be one of 'gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'scorecam'; got 'gradcam+++'.",
+      "cam: options.method must be one of 'gradcam', 'gradcam++', 'hirescam', 'xgradcam', 'layercam', 'scorecam', 'eigencam', 'eigengradcam', 'ablationcam'; got 'gradcam+++'.",
     );
     expect(() => cam(nested, 'block2_conv1', 0, x, { scoreCamBatchSize: 0 })).toThrow('cam: options.scoreCamBatchSize must be an integer >= 1; got 0.');
     expect(() => cam(nested, 'block2_conv1', 0, x, { sampling: 'always' as 'mean' })).toThrow(/cam: options.sampling must be one of 'flipout', 'sample', 'local', 'mean'; got 'always'/);

@@ -20,9 +20,11 @@ export interface BatterySpec<A extends VariationalLayerArgs> {
   defaultMode?: SamplingMode;
   /** The mode in which rows are independent draws (null for convolutions). Default 'local'. */
   independentRowsMode?: SamplingMode | null;
+  /** Calls the moment tests average over (the bounds scale with it). Default 2000; fewer for costly layers. */
+  calls?: number;
 }
 
-const CALLS = 2000;
+const DEFAULT_CALLS = 2000;
 /** Tolerance in standard errors: a correct layer fails a 5-sigma bound about once in 1.7 million. */
 const Z = 5;
 
@@ -52,8 +54,9 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
 
   describe(`${spec.className}: the shared variational battery`, () => {
     it.each(['flipout', 'sample', 'local'] as const)(
-      'output mean and variance over %s calls match x·loc + b and x²·σ²',
+      `output mean and variance over ${spec.calls ?? DEFAULT_CALLS} calls in %s mode match x·loc + b and x²·σ²`,
       (mode) => {
+        const calls = spec.calls ?? DEFAULT_CALLS;
         const layer = built({ mode } as Partial<A>);
         const { loc, sigma, bias } = setPosterior(layer, 7);
         const x = tf.randomNormal(batchShape, 0, 1, 'float32', 3);
@@ -63,7 +66,7 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
         ]);
         let sum = tf.zerosLike(expectedMean);
         let sumSq = tf.zerosLike(expectedMean);
-        for (let i = 0; i < CALLS; i++) {
+        for (let i = 0; i < calls; i++) {
           const [nextSum, nextSumSq] = tf.tidy(() => {
             const y = layer.apply(x) as tf.Tensor;
             return [tf.add(sum, y), tf.add(sumSq, tf.square(y))];
@@ -71,11 +74,11 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
           tf.dispose([sum, sumSq]);
           [sum, sumSq] = [nextSum, nextSumSq];
         }
-        const mean = tf.div(sum, CALLS);
-        const variance = tf.mul(tf.sub(tf.div(sumSq, CALLS), tf.square(mean)), CALLS / (CALLS - 1));
+        const mean = tf.div(sum, calls);
+        const variance = tf.mul(tf.sub(tf.div(sumSq, calls), tf.square(mean)), calls / (calls - 1));
         // Standard error of the mean: sqrt(var / N); of the sample variance (Gaussian): var·sqrt(2 / (N − 1)).
-        const meanBound = tf.mul(tf.sqrt(tf.div(expectedVar, CALLS)), Z);
-        const varBound = tf.mul(expectedVar, Z * Math.sqrt(2 / (CALLS - 1)));
+        const meanBound = tf.mul(tf.sqrt(tf.div(expectedVar, calls)), Z);
+        const varBound = tf.mul(expectedVar, Z * Math.sqrt(2 / (calls - 1)));
         const meanOk = tf.all(tf.lessEqual(tf.abs(tf.sub(mean, expectedMean)), meanBound)).dataSync()[0];
         const varOk = tf.all(tf.lessEqual(tf.abs(tf.sub(variance, expectedVar)), varBound)).dataSync()[0];
         expect(meanOk).toBe(1);

@@ -26,7 +26,9 @@ describe('selectBackend', () => {
       ['tensorflow', false],
       ['wasm', true],
     ]);
-    expect(chosen.message).toMatch(/using the 'wasm' backend \(fastest present\); absent: cuda \(@tensorflow\/tfjs-node-gpu could not be loaded: Cannot find module/);
+    // One short line by default; why each one is absent only in the details (--verbose).
+    expect(chosen.message).toBe("tfjs-trust: using the 'wasm' backend (fastest present); absent: cuda, tensorflow");
+    expect(chosen.details).toMatch(/using the 'wasm' backend \(fastest present\); absent: cuda \(@tensorflow\/tfjs-node-gpu could not be loaded: Cannot find module/);
   });
 
   it('falls back to cpu when wasm is absent too', async () => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DenseFlipout, SeedStream, sigmaOf } from '../../src';
+import { DenseFlipout, sigmaOf } from '../../src';
 import { ESTIMATORS } from '../../src/layers/estimators';
 import { expectNoLeaks } from '../helpers';
-import { expectClose, loadFixture, PARITY_TOLERANCE, type Nested } from './golden';
+import { expectClose, loadFixture, PARITY_TOLERANCE, RecordedNoise, type Nested } from './golden';
 
 /** One case of `tfp_dense_flipout.json`: TFP's DenseFlipout run with the noise recorded here. */
 interface FlipoutCase {
@@ -21,35 +21,6 @@ interface FlipoutCase {
   output: Nested;
   sigma: Nested;
   kl: number;
-}
-
-/**
- * Replays the fixture's noise: each `normal` or `rademacher` draw takes the next tensor of its
- * kind, and fails loudly if the library asks for a shape TFP did not draw.
- */
-class RecordedNoise extends SeedStream {
-  private readonly queues: Record<'normal' | 'rademacher', tf.Tensor[]>;
-
-  constructor(normal: tf.Tensor[], rademacher: tf.Tensor[]) {
-    super(undefined, 'RecordedNoise');
-    this.queues = { normal, rademacher };
-  }
-
-  override normal(shape: number[]): tf.Tensor {
-    return this.take('normal', shape);
-  }
-
-  override rademacher(shape: number[]): tf.Tensor {
-    return this.take('rademacher', shape);
-  }
-
-  private take(kind: 'normal' | 'rademacher', shape: number[]): tf.Tensor {
-    const next = this.queues[kind].shift();
-    if (!next || next.shape.join() !== shape.join()) {
-      throw new Error(`RecordedNoise: ${kind}([${shape}]) drawn, but the fixture has ${next ? `[${next.shape}]` : 'no more'}`);
-    }
-    return next;
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { SeedStream } from '../../src';
 
 /**
  * Reading the golden fixtures written by `scripts/golden/make_fixtures.py` (TFP and Keras run in
@@ -26,17 +27,46 @@ export function loadFixture<C>(filename: string): Fixture<C> {
 }
 
 /**
- * Expects `actual` to match `expected` to PARITY_TOLERANCE · scale elementwise, where scale is
- * `max(floor, max |expected|)`: absolute for values of order one, relative to the tensor's largest
- * value where values are large (a float32 sum's rounding grows with its terms, not its result).
- * `floor` 0 makes it purely relative, for tensors of tiny values.
+ * Expects `actual` to match `expected` to tolerance · scale elementwise (default PARITY_TOLERANCE),
+ * where scale is `max(floor, max |expected|)`: absolute for values of order one, relative to the
+ * tensor's largest value where values are large (a float32 sum's rounding grows with its terms,
+ * not its result). `floor` 0 makes it purely relative, for tensors of tiny values.
  */
-export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { floor = 1 } = {}): void {
+export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { floor = 1, tolerance = PARITY_TOLERANCE } = {}): void {
   const [shape, error, scale] = tf.tidy(() => {
     const want = expected instanceof tf.Tensor ? expected : tf.tensor(expected as number[]);
     const difference = actual.size === want.size ? tf.max(tf.abs(tf.sub(actual, want))).dataSync()[0] : NaN;
     return [want.shape, difference, Math.max(floor, tf.max(tf.abs(want)).dataSync()[0])] as const;
   });
   expect(actual.shape).toEqual(shape);
-  expect(error).toBeLessThanOrEqual(PARITY_TOLERANCE * scale);
+  expect(error).toBeLessThanOrEqual(tolerance * scale);
+}
+
+/**
+ * Replays the fixture's noise: each `normal` or `rademacher` draw takes the next tensor of its
+ * kind, and fails loudly if the library asks for a shape TFP did not draw.
+ */
+export class RecordedNoise extends SeedStream {
+  private readonly queues: Record<'normal' | 'rademacher', tf.Tensor[]>;
+
+  constructor(normal: tf.Tensor[], rademacher: tf.Tensor[]) {
+    super(undefined, 'RecordedNoise');
+    this.queues = { normal, rademacher };
+  }
+
+  override normal(shape: number[]): tf.Tensor {
+    return this.take('normal', shape);
+  }
+
+  override rademacher(shape: number[]): tf.Tensor {
+    return this.take('rademacher', shape);
+  }
+
+  private take(kind: 'normal' | 'rademacher', shape: number[]): tf.Tensor {
+    const next = this.queues[kind].shift();
+    if (!next || next.shape.join() !== shape.join()) {
+      throw new Error(`RecordedNoise: ${kind}([${shape}]) drawn, but the fixture has ${next ? `[${next.shape}]` : 'no more'}`);
+    }
+    return next;
+  }
 }

@@ -7,8 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-// Registers the convolution gradients tfjs-backend-wasm lacks, so Grad-CAM at any layer runs on WASM.
-import '../../../src/backends/wasm_training';
+import { registerWasmTrainingKernels } from '../../../src/backends/wasm_training';
+
+// The convolution gradients tfjs-backend-wasm lacks, so Grad-CAM at any layer runs on WASM.
+registerWasmTrainingKernels();
 
 export const BACKEND_ORDER = ['webgl', 'wasm', 'cpu'] as const;
 export type BrowserBackend = (typeof BACKEND_ORDER)[number];

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EPSILON, type CamMethodDefinition } from '../method';
+import type { CamMethodDefinition } from '../method';
+
+/** pytorch-grad-cam's epsilon in α's denominator (grad_cam_plusplus.py), so maps agree where gradients are small. */
+const ALPHA_EPSILON = 1e-6;
 
 /**
  * Grad-CAM++: each position's positive gradient is weighted by α, which gives every instance of a
@@ -18,7 +21,7 @@ export const gradCamPlusPlusMethod: CamMethodDefinition = {
       const cubed = tf.mul(squared, gradients);
       const activationSums = tf.sum(activations, [1, 2], true);
       // Chattopadhay et al. 2018, eq. 19: α_ij = g² / (2 g² + Σ_ab A_ab g³), g = ∂y^c/∂A_ij.
-      const alpha = tf.div(squared, tf.add(tf.add(tf.mul(squared, 2), tf.mul(activationSums, cubed)), EPSILON));
+      const alpha = tf.div(squared, tf.add(tf.add(tf.mul(squared, 2), tf.mul(activationSums, cubed)), ALPHA_EPSILON));
       const alphaWhereGradient = tf.where(tf.notEqual(gradients, 0), alpha, tf.zerosLike(alpha));
       // The channel weight: w_k = Σ_ij α_ij ReLU(g_ij).
       return tf.sum(tf.mul(alphaWhereGradient, tf.relu(gradients)), [1, 2]) as tf.Tensor2D;

@@ -11,6 +11,6 @@ import type { CamMethodDefinition } from '../method';
  */
 export const hiResCamMethod: CamMethodDefinition = {
   usesGradients: true,
-  // Draelos & Carin 2020: M_ij = Σ_k ∂y^c/∂A^k_ij · A^k_ij (the engine applies the ReLU).
-  map: ({ activations, gradients }) => tf.sum(tf.mul(gradients, activations), -1) as tf.Tensor3D,
+  // Draelos & Carin 2020: M_ij = Σ_k ∂y^c/∂A^k_ij · A^k_ij (the engine sums over k and applies the ReLU).
+  contributions: ({ activations, gradients }) => tf.mul(gradients, activations) as tf.Tensor4D,
 };

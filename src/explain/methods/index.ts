@@ -1,4 +1,7 @@
 import type { CamMethod, CamMethodDefinition } from '../method';
+import { ablationCamMethod } from './ablation_cam';
+import { eigenCamMethod } from './eigen_cam';
+import { eigenGradCamMethod } from './eigen_grad_cam';
 import { gradCamMethod } from './grad_cam';
 import { gradCamPlusPlusMethod } from './grad_cam_plus_plus';
 import { hiResCamMethod } from './hires_cam';
@@ -14,4 +17,7 @@ export const CAM_METHOD_DEFINITIONS: Record<CamMethod, CamMethodDefinition> = {
   xgradcam: xGradCamMethod,
   layercam: layerCamMethod,
   scorecam: scoreCamMethod,
+  eigencam: eigenCamMethod,
+  eigengradcam: eigenGradCamMethod,
+  ablationcam: ablationCamMethod,
 };

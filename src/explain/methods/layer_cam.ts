@@ -10,6 +10,6 @@ import type { CamMethodDefinition } from '../method';
  */
 export const layerCamMethod: CamMethodDefinition = {
   usesGradients: true,
-  // Jiang et al. 2021: M_ij = ReLU(Σ_k ReLU(∂y^c/∂A^k_ij) · A^k_ij) (the engine applies the outer ReLU).
-  map: ({ activations, gradients }) => tf.sum(tf.mul(tf.relu(gradients), activations), -1) as tf.Tensor3D,
+  // Jiang et al. 2021: M_ij = ReLU(Σ_k ReLU(∂y^c/∂A^k_ij) · A^k_ij) (the engine sums over k and applies the outer ReLU).
+  contributions: ({ activations, gradients }) => tf.mul(tf.relu(gradients), activations) as tf.Tensor4D,
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { normalizePerMap, resizeMaps } from '../maps';
 import type { CamContext, CamMethodDefinition } from '../method';
+import { scoreChannelPairs } from './channel_pairs';
 
 /**
  * Score-CAM: no gradients. Each channel, upsampled and normalised, masks the image, and the class
@@ -14,25 +15,19 @@ import type { CamContext, CamMethodDefinition } from '../method';
 export const scoreCamMethod: CamMethodDefinition = {
   usesGradients: false,
   channelWeights: (context) => {
-    const [batch, , , channels] = context.activations.shape;
+    const channels = context.activations.shape[3];
     const masks = channelMasks(context);
     try {
-      const scores: number[] = [];
-      // Every (image, channel) pair is one masked image; pairs are sent through the model in batches.
-      for (let start = 0; start < batch * channels; start += context.scoreCamBatchSize) {
-        const pairs = range(start, Math.min(start + context.scoreCamBatchSize, batch * channels));
-        const imageOfPair = pairs.map((pair) => Math.floor(pair / channels));
-        const chunk = tf.tidy(() => {
-          // Wang et al. 2020, Definition 2: the masked input X ∘ H_k, H_k the upsampled, normalised A_k.
-          const masked = tf.mul(tf.gather(context.images, imageOfPair), tf.gather(masks, pairs)) as tf.Tensor4D;
-          return context.scoreImages(masked, imageOfPair.map((image) => context.classes[image]));
-        });
-        scores.push(...chunk.dataSync());
-        chunk.dispose();
-      }
+      // Wang et al. 2020, Definition 2: the masked input X ∘ H_k, H_k the upsampled, normalised A_k.
+      const scores = scoreChannelPairs(context, (rows, ks) => {
+        const masked = tf.mul(tf.gather(context.images, rows), tf.gather(masks, rows.map((row, i) => row * channels + ks[i])));
+        return context.scoreImages(masked as tf.Tensor4D, rows);
+      });
       // The softmax over channels of C(A_k) = f(X ∘ H_k) − f(X_b) (Wang et al. 2020, Definition 2, eq. 3);
       // the baseline f(X_b) is the same for every channel of an image, and softmax ignores it.
-      return tf.tidy(() => tf.softmax(tf.tensor2d(scores, [batch, channels]))) as tf.Tensor2D;
+      const weights = tf.softmax(scores) as tf.Tensor2D;
+      scores.dispose();
+      return weights;
     } finally {
       masks.dispose();
     }
@@ -47,8 +42,4 @@ function channelMasks({ activations, images }: CamContext): tf.Tensor4D {
     const upsampled = resizeMaps(perChannel, images.shape[1], images.shape[2]);
     return tf.expandDims(normalizePerMap(upsampled), -1) as tf.Tensor4D;
   });
-}
-
-function range(start: number, end: number): number[] {
-  return Array.from({ length: end - start }, (_, i) => start + i);
 }

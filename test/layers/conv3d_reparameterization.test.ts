@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Conv3DReparameterization, conv3dReparameterization, type Conv3DReparameterizationArgs } from '../../src';
+import { maxAbsDiff } from '../helpers';
+import { runVariationalBattery } from './variational_battery';
+
+runVariationalBattery<Conv3DReparameterizationArgs>({
+  className: 'Conv3DReparameterization',
+  create: (args) => conv3dReparameterization({ filters: 2, kernelSize: 2, dilationRate: [1, 2, 1], ...args }),
+  inputShape: [2, 3, 2, 2],
+  linear: (x, kernel) => tf.conv3d(x as tf.Tensor5D, kernel as tf.Tensor5D, 1, 'valid', 'NDHWC', [1, 2, 1]),
+  defaultMode: 'sample',
+  independentRowsMode: null,
+  calls: 1000,
+  badArguments: [{ args: { filters: 1.5 }, message: /Conv3DReparameterization: filters must be an integer >= 1; got 1.5/ }],
+});
+
+describe('Conv3DReparameterization', () => {
+  it('shares one kernel sample across the batch: identical volumes give identical outputs', () => {
+    const layer = new Conv3DReparameterization({ filters: 2, kernelSize: 2, padding: 'same', seed: 7 });
+    const x = tf.tile(tf.randomNormal([1, 3, 3, 3, 2], 0, 1, 'float32', 8), [3, 1, 1, 1, 1]);
+    const y = layer.apply(x) as tf.Tensor;
+    const [first, ...rest] = tf.unstack(y);
+    rest.forEach((other) => expect(maxAbsDiff(other, first)).toBe(0));
+    tf.dispose([x, y, first, ...rest]);
+  });
+});
