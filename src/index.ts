@@ -10,3 +10,4 @@ export { SeedStream } from './random';
 export * from './layers';
 export * from './uncertainty';
 export * from './explain';
+export * from './keras';

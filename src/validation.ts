@@ -130,19 +130,21 @@ export function checkBoolean(who: string, argument: string, value: unknown): boo
 /**
  * Throws unless `options` is undefined or a plain object whose keys are all in `known`: a
  * misspelt option (`sample` for `samples`) is refused, naming the nearest known one, not
- * silently ignored. Every public function with an options object calls it first.
+ * silently ignored. Every public function with an options object calls it first. `argument`
+ * names the object in the message when it is not the options (a layer's `posterior` spec).
  */
-export function checkOptions<T extends object>(who: string, options: T | undefined, known: readonly string[]): T {
+export function checkOptions<T extends object>(who: string, options: T | undefined, known: readonly string[], argument = 'options'): T {
   if (options === undefined) return {} as T;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    invalidArgument(who, 'options', 'an object', options);
+    invalidArgument(who, argument, 'an object', options);
   }
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
   if (unknown.length > 0) {
     const list = (keys: readonly string[]) => keys.map((key) => `'${key}'`).join(', ');
     const guesses = unknown.map((key) => `'${key}' → '${nearest(key, known)}'`).join(', ');
+    const noun = argument === 'options' ? 'options' : 'keys';
     throw new ArgumentError(
-      `${who}: options has unknown ${list(unknown)}; did you mean ${guesses}? The known options are ${list(known)}.`,
+      `${who}: ${argument} has unknown ${list(unknown)}; did you mean ${guesses}? The known ${noun} are ${list(known)}.`,
     );
   }
   return options;

@@ -37,3 +37,26 @@ export async function saveAndLoad(model: tfl.LayersModel): Promise<tfl.LayersMod
   );
   return tfl.loadLayersModel(tf.io.fromMemory(saved!));
 }
+
+/**
+ * Fits `layer` (softmax over 3 classes on 4 inputs, in 'mean' mode, built with `inputShape: [4]`)
+ * for one step at learning rate 0 and expects the loss fit reports to be the cross-entropy plus
+ * klWeight · KL at those weights: the ELBO the layer claims to add. Returns the model and input.
+ */
+export async function expectLossIsCrossEntropyPlusKl(
+  layer: tfl.layers.Layer & { klDivergence(): tf.Scalar },
+  klWeight: number,
+): Promise<{ model: tfl.Sequential; x: tf.Tensor }> {
+  const model = tfl.sequential({ layers: [layer] });
+  // A zero learning rate so the weights the loss was measured at are the weights we check against.
+  model.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
+  const x = tf.randomNormal([8, 4], 0, 1, 'float32', 2);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3);
+  const history = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+  const crossEntropy = tf.tidy(() => tf.mean(tfl.metrics.categoricalCrossentropy(y, model.predict(x) as tf.Tensor)).dataSync()[0]);
+  const kl = tf.tidy(() => layer.klDivergence().dataSync()[0]);
+  expect(kl).toBeGreaterThan(1);
+  expect(history.history.loss[0] as number).toBeCloseTo(crossEntropy + klWeight * kl, 4);
+  y.dispose();
+  return { model, x };
+}

@@ -35,8 +35,8 @@ CASES = [
 
 
 @contextlib.contextmanager
-def fixed_signs(signs):
-    """Makes `tfp.random.rademacher` inside DenseFlipout return `signs`, in order."""
+def fixed_signs(signs, module=dense_variational):
+    """Makes `tfp.random.rademacher`, as the layers of `module` see it, return `signs` in order."""
     queue = list(signs)
 
     def rademacher(shape, dtype=tf.float32, seed=None, name=None):
@@ -45,9 +45,9 @@ def fixed_signs(signs):
         assert list(np.asarray(shape)) == list(expected.shape), (shape, expected.shape)
         return tf.constant(expected, dtype=dtype)
 
-    with mock.patch.object(dense_variational.tfp_random, 'rademacher', rademacher):
+    with mock.patch.object(module.tfp_random, 'rademacher', rademacher):
         yield
-    assert not queue, 'DenseFlipout drew fewer sign vectors than given'
+    assert not queue, 'the layer drew fewer sign vectors than given'
 
 
 def draw_case(rng, batch_shape, in_dim, units, scales):

@@ -24,7 +24,6 @@ Every KL is checked against the Gaussian closed form in float64 numpy before it 
 """
 
 import contextlib
-from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +31,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.layers import conv_variational
 import tf_keras
 
+from dense_flipout import fixed_signs
 from fixture_io import to_json, write_fixture
 
 tfd = tfp.distributions
@@ -65,22 +65,6 @@ def softplus(x):
     return np.logaddexp(0, np.asarray(x, np.float64))
 
 
-@contextlib.contextmanager
-def fixed_signs(signs):
-    """Makes `tfp.random.rademacher` inside the conv layers return `signs` ([batch, channels]), in order."""
-    queue = list(signs)
-
-    def rademacher(shape, dtype=tf.float32, seed=None, name=None):
-        del seed, name
-        expected = queue.pop(0)
-        assert list(np.asarray(shape)) == list(expected.shape), (shape, expected.shape)
-        return tf.constant(expected, dtype=dtype)
-
-    with mock.patch.object(conv_variational.tfp_random, 'rademacher', rademacher):
-        yield
-    assert not queue, 'the layer drew fewer sign vectors than given'
-
-
 def normal_kl(loc, sigma, mean=0.0, stddev=1.0):
     """Σ KL(N(loc, σ²) || N(mean, stddev²)) in float64."""
     loc, sigma = np.asarray(loc, np.float64), np.asarray(sigma, np.float64)
@@ -101,7 +85,7 @@ def conv_case(rng, name, cls, estimator, shape, channels, geometry):
         tfp_layer = cls(**geometry, kernel_posterior_tensor_fn=tensor_fn)
         tfp_layer.build(x.shape)
         tfp_layer.set_weights(weights)
-        with fixed_signs(signs) if signs else contextlib.nullcontext():
+        with fixed_signs(signs, conv_variational) if signs else contextlib.nullcontext():
             output = tfp_layer(x)
         (kl,) = tfp_layer.losses
         return output.numpy(), kl.numpy()

@@ -94,7 +94,7 @@ function recordPass(
   const { classes, gradients = null } = recorded;
   if (failure !== null || calls !== 1 || !recorded.scored) {
     tf.dispose([...kept, ...(classes ? [classes] : []), ...(gradients ? [gradients] : [])]);
-    if (calls !== 1) {
+    if (failure === null && calls !== 1) {
       throw new ShapeError(
         `${options.who}: layer '${layer.name}' must run exactly once in the model's forward pass; it ran ${calls} times. ` +
           'Explain a layer on the path from the input to the output that is not shared.',

@@ -51,6 +51,11 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** --weights: the word 'imagenet', or a path that exists. */
+function weightsSource(value: string): string {
+  return value === 'imagenet' ? value : existingPath('weights')(value);
+}
+
 function existingPath(what: string) {
   return (value: string): string => {
     if (!fs.existsSync(value)) throw new InvalidArgumentError(`${what} '${value}' does not exist: check the path.`);
@@ -127,9 +132,10 @@ function buildProgram(io: CliIo): Command {
     .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${RUN_DEFAULTS.epochs}, or the run's with --resume`).argParser(integer(1)))
     .option('--image-size <px>', 'square input size', integer(8), RUN_DEFAULTS.imageSize)
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default(RUN_DEFAULTS.arch))
-    .addOption(libraryDefault('--weights <path>', 'VGG16 weights: a tfjs layers model folder (Keras VGG16 via tensorflowjs_converter)', 'random initial weights').argParser(existingPath('weights')))
-    .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, compact all`).argParser(integer(0)))
-    .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for compact').choices(POOLINGS))
+    .addOption(libraryDefault('--weights <imagenet|path>', "pretrained base: 'imagenet' (Keras' file, downloaded once), a Keras .h5/.keras file or a tfjs model folder", 'random initial weights').argParser(weightsSource))
+    .addOption(libraryDefault('--alpha <width>', 'mobilenetv2 width multiplier (ImageNet weights: 0.35, 0.5, 0.75, 1, 1.3, 1.4)', '1').argParser(positiveNumber))
+    .addOption(libraryDefault('--trainable-layers <n>', 'base layers trained at its end', `vgg16 ${DEFAULT_TRAINABLE_LAYERS}, resnet50 and mobilenetv2 0, compact all`).argParser(integer(0)))
+    .addOption(libraryDefault('--pooling <kind>', 'head pooling', 'flatten for vgg16, avg for the others').choices(POOLINGS))
     .addOption(libraryDefault('--dense <units>', 'units of an optional dense layer in the head', 'none').argParser(integer(0)))
     .addOption(new Option('--head <kind>', "output layer: Bayesian DenseFlipout, or plain dense for comparison").choices(HEADS).default(RUN_DEFAULTS.head))
     .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
@@ -147,7 +153,7 @@ function buildProgram(io: CliIo): Command {
       await useBackend(o.backend, o.verbose);
       const progress = new TrainProgress(io);
       const result = await train({
-        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, seed: o.seed,
+        data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, alpha: o.alpha, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
         pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment === true, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),

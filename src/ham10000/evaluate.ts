@@ -28,8 +28,8 @@ import {
 } from '../uncertainty';
 import { loadHam10000, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages } from './images';
-import { vggPreprocess } from './preprocess';
-import { posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
+import { POSTHOC_METHODS, posthocLaplace, type PosthocMethod, type PosthocSummary } from './posthoc';
+import { preprocessImages, type Preprocessing } from './preprocess';
 import {
   EVALUATION_SAMPLES,
   evaluationRecords,
@@ -42,12 +42,14 @@ import {
 } from './run';
 
 const DEFAULT_BATCH_SIZE = 32;
-const PREDICT_RECORDS_OPTIONS = optionKeys<PredictRecordsOptions>({ imageSize: true, samples: true, seed: true, batchSize: true, tta: true, onProgress: true });
+const PREDICT_RECORDS_OPTIONS = optionKeys<PredictRecordsOptions>({ imageSize: true, preprocessing: true, samples: true, seed: true, batchSize: true, tta: true, onProgress: true });
 
 /** Options of `predictRecords`: the run's image size, the Monte Carlo settings and the batch size. */
 export interface PredictRecordsOptions {
   /** Side of the model's square input in pixels (the run's `imageSize`). */
   imageSize: number;
+  /** How pixels become the model's input (the run's `preprocessing`). Default 'caffe'. */
+  preprocessing?: Preprocessing;
   /** Monte Carlo samples per image. Default `EVALUATION_SAMPLES` (30). */
   samples?: number;
   /** Default 0. */
@@ -84,7 +86,7 @@ export async function predictRecords(model: tfl.LayersModel, records: readonly L
       try {
         out.problems.push(...loaded.problems);
         if (loaded.records.length > 0) {
-          const input = vggPreprocess(loaded.images);
+          const input = preprocessImages(loaded.images, options.preprocessing ?? 'caffe');
           const prediction = predictor.predict(input, { seed: (options.seed ?? 0) + start });
           input.dispose();
           const [probs, entropy, information] = await Promise.all([
@@ -202,6 +204,7 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
   const options = checkOptions('evaluateRun', given, EVALUATE_OPTIONS);
   const split = checkOneOf('evaluateRun', 'split', options.split ?? 'test', EVALUATION_SPLITS);
   const alpha = checkNumber('evaluateRun', 'alpha', options.alpha ?? 0.1, { min: 0, max: 1, exclusiveMin: true });
+  if (options.posthoc !== undefined) checkOneOf('evaluateRun', 'posthoc', options.posthoc, POSTHOC_METHODS);
   const run = await loadRun(options.model, options.checkpoint);
   let posthoc: Awaited<ReturnType<typeof posthocLaplace>> | null = null;
   try {
@@ -213,7 +216,7 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
     }
     if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? DEFAULT_LAPLACE_STRUCTURE);
     const model = posthoc?.laplace.model ?? run.model;
-    const predictOptions = { imageSize: config.imageSize, samples: options.samples, seed: options.seed, tta: options.tta };
+    const predictOptions = { imageSize: config.imageSize, preprocessing: config.preprocessing, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });
     const calibrationSet = await conformalCalibration(model, config, options.data, dataset.records, predictOptions);
     return {

@@ -4,7 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { writeFileAtomic } from '../node/model_io';
 import type { DataProblem, LesionRecord } from './dataset';
 import { loadImages } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages, type Preprocessing } from './preprocess';
 
 /**
  * The frozen part of the network, computed once per image. A frozen layer never changes, so its
@@ -67,6 +67,8 @@ export interface BuildFeatureCacheOptions {
   frozen: tfl.LayersModel | null;
   /** Side of the square input image in pixels. */
   imageSize: number;
+  /** How pixels become the model's input (the base's). Default 'caffe'. */
+  preprocessing?: Preprocessing;
   /** Store the rows in this file (and reuse it when it was written for the same images); memory when absent. */
   file?: string;
   /** Images decoded and passed through the frozen part at once. Default 32. */
@@ -95,7 +97,7 @@ export async function buildFeatureCache(options: BuildFeatureCacheOptions): Prom
       const loaded = await loadImages(chunk, { height: imageSize, width: imageSize, onProblem: options.onProblem });
       problems.push(...loaded.problems);
       const features = tf.tidy(() => {
-        const input = vggPreprocess(loaded.images);
+        const input = preprocessImages(loaded.images, options.preprocessing ?? 'caffe');
         return frozen ? (frozen.predict(input) as tf.Tensor) : input;
       });
       loaded.images.dispose();

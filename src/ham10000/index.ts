@@ -4,9 +4,16 @@
  */
 import '../compatibility';
 export * from './data';
-export { vgg16, compactCnn, loadWeightsByName } from './vgg16';
-export type { Backbone, Vgg16Options, CompactCnnOptions } from './vgg16';
-export { buildClassifier, splitClassifier, defaultPooling, ARCHITECTURES, POOLINGS, HEADS, DEFAULT_TRAINABLE_LAYERS } from './model';
+export { vgg16, compactCnn } from './vgg16';
+export type { Vgg16Options, CompactCnnOptions } from './vgg16';
+export { mobilenetV2 } from './mobilenet_v2';
+export type { MobileNetV2Options } from './mobilenet_v2';
+export { resnet50 } from './resnet50';
+export type { ResNet50Options } from './resnet50';
+export { batchNorm } from './backbone';
+export type { Backbone, BackboneOptions } from './backbone';
+export { loadWeightsByName } from './weights_by_name';
+export { buildClassifier, splitClassifier, defaultPooling, defaultTrainableLayers, ARCHITECTURES, POOLINGS, HEADS, DEFAULT_TRAINABLE_LAYERS } from './model';
 export type { Architecture, Pooling, Head, Classifier, ClassifierOptions, SplitClassifier } from './model';
 export { FeatureCache, buildFeatureCache } from './feature_cache';
 export type { BuildFeatureCacheOptions } from './feature_cache';

@@ -4,7 +4,7 @@ import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation
 import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages, readMask } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages } from './preprocess';
 import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, type EvaluationSplit } from './run';
 
 /** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
@@ -99,7 +99,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
         const keptMasks = masked.filter(({ record }) => kept.has(record)).map(({ mask }) => mask);
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
-          const input = vggPreprocess(loaded.images);
+          const input = preprocessImages(loaded.images, run.config.preprocessing ?? 'caffe');
           const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, seed: (options.seed ?? 0) + start });
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });

@@ -6,7 +6,7 @@ import { fitLastLayerLaplace, type LastLayerLaplace } from '../uncertainty';
 import type { LaplaceStructure } from '../layers';
 import { loadHam10000 } from './dataset';
 import { loadImages } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages } from './preprocess';
 import { recordsOfSplit, type RunConfig } from './run';
 
 /** Uncertainty added to a trained run without retraining: `'laplace'`, a last-layer Laplace posterior. */
@@ -53,7 +53,7 @@ export async function posthocLaplace(
   const loaded = await loadImages(recordsOfSplit(dataset.records, config).train, { height: config.imageSize, width: config.imageSize });
   try {
     if (loaded.labels.length === 0) throw new DataError(`posthocLaplace: the run's training split must hold images in '${config.data}'; found none. Check the data folder.`);
-    const images = tf.tidy(() => vggPreprocess(loaded.images));
+    const images = tf.tidy(() => preprocessImages(loaded.images, config.preprocessing ?? 'caffe'));
     try {
       const laplace = fitLastLayerLaplace(model, images, loaded.labels, { structure });
       const summary: PosthocSummary = {

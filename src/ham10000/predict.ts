@@ -10,7 +10,7 @@ import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { colourScaleSvg, densityPlotSvg } from './charts';
 import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
 import { readImage } from './images';
-import { vggPreprocess } from './preprocess';
+import { preprocessImages } from './preprocess';
 
 /** Options of `explainImage`: how many samples for the probabilities and for the Grad-CAM maps. */
 export interface ExplainImageOptions {
@@ -73,7 +73,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
   const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
-  const input = tf.tidy(() => vggPreprocess(tf.expandDims(rgb, 0) as tf.Tensor4D));
+  const input = tf.tidy(() => preprocessImages(tf.expandDims(rgb, 0) as tf.Tensor4D, run.config.preprocessing ?? 'caffe'));
   let summary: McSummary;
   let cam: BayesianCam;
   // Every step may throw (a bad layer, out of memory): each tensor is freed on every path.

@@ -1,10 +1,10 @@
 /**
- * Tensor-side preparation of image batches: the VGG16 input convention and training augmentation.
+ * Tensor-side preparation of image batches: each backbone's input convention and training augmentation.
  * Pure tfjs, so it runs on any backend; the decoding itself lives in images.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors';
-import { checkNumber } from '../validation';
+import { checkNumber, checkOneOf } from '../validation';
 import { dihedralTransform } from '../uncertainty/views';
 import { Rng } from '../random';
 
@@ -18,6 +18,28 @@ export const IMAGENET_BGR_MEANS = [103.939, 116.779, 123.68] as const;
 export function vggPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
   checkBatch('vggPreprocess', rgb);
   return tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d([...IMAGENET_BGR_MEANS])));
+}
+
+/**
+ * How pixels 0..255 become a backbone's input, named as Keras' `imagenet_utils.preprocess_input`
+ * modes: 'caffe' (VGG16, ResNet50: BGR minus the ImageNet means) or 'tf' (MobileNetV2: [-1, 1]).
+ */
+export const PREPROCESSINGS = ['caffe', 'tf'] as const;
+/** A Keras preprocessing mode (see PREPROCESSINGS). */
+export type Preprocessing = (typeof PREPROCESSINGS)[number];
+
+/** Keras 'tf' preprocessing (MobileNetV2): RGB 0..255 to [-1, 1], x / 127.5 - 1. */
+export function tfPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
+  checkBatch('tfPreprocess', rgb);
+  return tf.tidy(() => tf.sub(tf.div(rgb, TF_MODE_HALF_RANGE), 1));
+}
+
+/** Half of 255: Keras' 'tf' mode divides by it to map 0..255 onto [0, 2]. */
+const TF_MODE_HALF_RANGE = 127.5;
+
+/** Applies a backbone's preprocessing (see PREPROCESSINGS) to RGB 0..255 images. */
+export function preprocessImages(rgb: tf.Tensor4D, preprocessing: Preprocessing): tf.Tensor4D {
+  return checkOneOf('preprocessImages', 'preprocessing', preprocessing, PREPROCESSINGS) === 'tf' ? tfPreprocess(rgb) : vggPreprocess(rgb);
 }
 
 /** Options of the training augmentation: its seed and which random transformations apply. */

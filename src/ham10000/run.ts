@@ -8,6 +8,7 @@ import { checkOneOf } from '../validation';
 import type { LesionRecord } from './dataset';
 import type { SplitSummary } from './split';
 import type { Architecture, Head, Pooling } from './model';
+import type { Preprocessing } from './preprocess';
 
 /**
  * A run folder: everything a training run needs to be resumed, evaluated and explained.
@@ -45,12 +46,16 @@ export interface RunConfig {
    */
   validationSamples?: number;
   camLayer: string;
+  /** How pixels become the model's input (the base's Keras preprocessing); absent in runs made before it existed: 'caffe'. */
+  preprocessing?: Preprocessing;
   balance: Balance;
   augment: boolean;
   /** Early stopping patience in epochs; 0 trains every epoch. */
   patience: number;
   pretrained: boolean;
   weights: string | null;
+  /** MobileNetV2's width multiplier; absent for the other bases and in runs made before it existed. */
+  alpha?: number;
   data: string;
   /** Image ids on each side of the lesion-grouped split. */
   split: { train: string[]; validation: string[]; test: string[] };

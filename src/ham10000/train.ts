@@ -44,7 +44,10 @@ export interface TrainOptions {
   imageSize?: number;
   /** Default 'vgg16'. */
   arch?: Architecture;
+  /** Pretrained base: 'imagenet', a Keras .h5/.keras file or a tfjs model folder (see ClassifierOptions.weights). */
   weights?: string;
+  /** MobileNetV2's width multiplier (arch 'mobilenetv2'). Default 1. */
+  alpha?: number;
   /** Default 42. */
   seed?: number;
   /** Continue the run in `out` from its last checkpoint; its settings and split are kept. */
@@ -98,7 +101,7 @@ export interface TrainResult {
 }
 
 const TRAIN_OPTIONS = optionKeys<TrainOptions>({
-  data: true, out: true, epochs: true, imageSize: true, arch: true, weights: true, seed: true, resume: true, batchSize: true,
+  data: true, out: true, epochs: true, imageSize: true, arch: true, weights: true, alpha: true, seed: true, resume: true, batchSize: true,
   learningRate: true, lrSchedule: true, trainableLayers: true, pooling: true, head: true, denseUnits: true, bayesianHidden: true,
   validationSamples: true, balance: true, augment: true, patience: true, validation: true, test: true, cache: true, limit: true, onEvent: true,
 });
@@ -133,6 +136,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     trainingExamples: sides.train.length,
     trainableLayers: settings.trainableLayers ?? undefined,
     weights: settings.weights ?? undefined,
+    ...(settings.alpha === undefined ? {} : { alpha: settings.alpha }),
     bayesianHidden: settings.bayesianHidden ?? false,
   });
   // What only the built network knows completes the run's settings.
@@ -140,6 +144,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     ...settings,
     frozenLayerCount: classifier.frozenLayerCount,
     camLayer: classifier.camLayer,
+    preprocessing: classifier.preprocessing,
     pretrained: classifier.pretrained,
     warnings: classifier.warnings,
   };
@@ -203,7 +208,8 @@ function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunCo
     balance: checkOneOf(who, 'balance', options.balance ?? RUN_DEFAULTS.balance, BALANCES),
     augment: options.augment ?? RUN_DEFAULTS.augment,
     patience: checkNumber(who, 'patience', options.patience ?? RUN_DEFAULTS.patience, { min: 0, integer: true }),
-    weights: options.weights ? path.resolve(options.weights) : null,
+    ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
+    weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
     split: { train: ids(split.train), validation: ids(split.validation), test: ids(split.test) },
     summary: split.summary,
@@ -236,7 +242,7 @@ async function buildCaches(
   const build = async (split: 'train' | 'validation') => {
     const file = onDisk ? path.join(runPaths(options.out).cache, `${split}.f32`) : undefined;
     const onProgress = (done: number, total: number) => emit({ type: 'cache', split, done, total });
-    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, file, onProgress });
+    return buildFeatureCache({ records: sides[split], frozen, imageSize: config.imageSize, preprocessing: config.preprocessing, file, onProgress });
   };
   const train = await build('train');
   const validation = sides.validation.length > 0 ? await build('validation') : null;

@@ -15,7 +15,7 @@ import {
   type JointPriorSpec,
 } from './joint_posteriors';
 import { callSampling, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
-import { activationLayer, checkInputSpec, singleShape, type ActivationIdentifier, type LayerArgs } from './variational';
+import { activationLayer, checkBuiltInput, floatInput, singleShape, type ActivationIdentifier, type LayerArgs } from './variational';
 
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
 
@@ -116,16 +116,13 @@ export class DenseVariationalV2 extends tfl.layers.Layer implements StochasticLa
 
   /** Checks the input against the shape the layer was built for: a ShapeError naming the layer. */
   override apply(inputs: Parameters<tfl.layers.Layer['apply']>[0], kwargs?: Kwargs): ReturnType<tfl.layers.Layer['apply']> {
-    const first = Array.isArray(inputs) ? inputs[0] : inputs;
-    const spec = this.inputSpec?.[0];
-    if (spec && Array.isArray(first?.shape)) checkInputSpec(this.who(), first.shape, spec);
+    checkBuiltInput(this.who(), inputs, this.inputSpec);
     return super.apply(inputs, kwargs);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const input = Array.isArray(inputs) ? inputs[0] : inputs;
-      const x = input.dtype === 'float32' ? input : tf.cast(input, 'float32');
+      const x = floatInput(inputs);
       const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
       // 'flipout' and 'local' (model-wide overrides for mean-field layers) mean 'sample' here.
       const weights = mode === 'mean' ? this.posterior.loc() : this.posterior.sample(seeds);

@@ -46,6 +46,9 @@ export { DenseVariationalV2, denseVariationalV2 } from './dense_variational_v2';
 export type { DenseVariationalV2Args } from './dense_variational_v2';
 export { MAX_FULL_COVARIANCE_WEIGHTS, MAX_LOW_RANK, DEFAULT_JOINT_POSTERIOR, DEFAULT_JOINT_PRIOR } from './joint_posteriors';
 export type {
+  AddWeight,
+  JointPosterior,
+  JointPrior,
   JointPosteriorSpec,
   MeanFieldPosteriorSpec,
   FullCovariancePosteriorSpec,

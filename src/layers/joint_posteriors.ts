@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ArgumentError } from '../errors';
-import { checkNumber, checkOneOf, invalidArgument } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument } from '../validation';
 import type { SeedStream } from '../random';
 import type { Initializer } from './initializers';
 import { rhoOf, sigmaOf } from './variational';
@@ -26,6 +26,7 @@ export interface LowRankPosteriorSpec {
   /** Columns of V, an integer in [1, MAX_LOW_RANK]. Default 2. */
   rank?: number;
 }
+/** The posterior family of a `DenseVariationalV2`, plain data stored in its config. */
 export type JointPosteriorSpec = MeanFieldPosteriorSpec | FullCovariancePosteriorSpec | LowRankPosteriorSpec;
 
 /** A fixed N(mean, stddev²) on every weight: TFP's `prior` with no trainable variables. */
@@ -48,6 +49,7 @@ export interface LearnableNormalPriorSpec {
   /** Starting shared scale. Default 1; > 0. */
   stddev?: number;
 }
+/** The prior family of a `DenseVariationalV2`, plain data stored in its config. */
 export type JointPriorSpec = FixedNormalPriorSpec | LearnableNormalPriorSpec;
 
 /**
@@ -60,12 +62,14 @@ export const MAX_LOW_RANK = 32;
 /** Starting values: means N(0, 0.1) and scales softplus(N(−3, 0.1)) ≈ 0.049, as the mean-field layers; V starts at 0. */
 const LOC_INIT = { mean: 0, stddev: 0.1 };
 const RHO_INIT = { mean: -3, stddev: 0.1 };
+/** `DenseVariationalV2`'s default posterior: mean field. */
 export const DEFAULT_JOINT_POSTERIOR: MeanFieldPosteriorSpec = { kind: 'meanField' };
+/** `DenseVariationalV2`'s default prior: a fixed N(0, 1) on every weight, as TFP's layers. */
 export const DEFAULT_JOINT_PRIOR: Required<FixedNormalPriorSpec> = { kind: 'fixedNormal', mean: 0, stddev: 1 };
 const DEFAULT_LOW_RANK = 2;
 
 /** What a family needs from its layer: a way to add named weights. */
-type AddWeight = (name: string, shape: number[], initializer: Initializer, trainable?: boolean) => tfl.LayerVariable;
+export type AddWeight = (name: string, shape: number[], initializer: Initializer, trainable?: boolean) => tfl.LayerVariable;
 
 /** A Gaussian posterior N(loc, Σ) over the n weights. */
 export interface JointPosterior {
@@ -85,6 +89,7 @@ export interface JointPosterior {
 /** A diagonal Gaussian prior N(loc, diag(scale²)). */
 export interface JointPrior {
   readonly spec: Required<JointPriorSpec>;
+  /** Creates its weights (none for a fixed prior) for n weights. */
   build(size: number, addWeight: AddWeight): void;
   /** The mean per weight: [n] or a scalar. */
   loc(): tf.Tensor;
@@ -296,6 +301,7 @@ class NormalJointPrior implements JointPrior {
 export function createJointPosterior(who: string, spec: JointPosteriorSpec = DEFAULT_JOINT_POSTERIOR): JointPosterior {
   if (typeof spec !== 'object' || spec === null) invalidArgument(who, 'posterior', "an object { kind: 'meanField' | 'fullCovariance' | 'lowRank' }", spec);
   const kind = checkOneOf(who, 'posterior.kind', spec.kind, ['meanField', 'fullCovariance', 'lowRank']);
+  checkOptions(who, spec, kind === 'lowRank' ? ['kind', 'rank'] : ['kind'], 'posterior');
   if (kind === 'lowRank') return new LowRankPosterior(who, (spec as LowRankPosteriorSpec).rank);
   return kind === 'fullCovariance' ? new FullCovariancePosterior() : new MeanFieldPosterior();
 }
@@ -304,6 +310,7 @@ export function createJointPosterior(who: string, spec: JointPosteriorSpec = DEF
 export function createJointPrior(who: string, spec: JointPriorSpec = DEFAULT_JOINT_PRIOR): JointPrior {
   if (typeof spec !== 'object' || spec === null) invalidArgument(who, 'prior', "an object { kind: 'fixedNormal' | 'learnableNormal', mean, stddev }", spec);
   const kind = checkOneOf(who, 'prior.kind', spec.kind, ['fixedNormal', 'learnableNormal']);
+  checkOptions(who, spec, ['kind', 'mean', 'stddev'], 'prior');
   const mean = checkNumber(who, 'prior.mean', spec.mean ?? DEFAULT_JOINT_PRIOR.mean);
   const stddev = checkNumber(who, 'prior.stddev', spec.stddev ?? DEFAULT_JOINT_PRIOR.stddev, { min: 0, exclusiveMin: true });
   return new NormalJointPrior({ kind, mean, stddev });

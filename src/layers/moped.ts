@@ -9,7 +9,7 @@ export const MOPED_DELTA = 0.1;
 /** The smallest sigma MOPED sets: above SIGMA_FLOOR, so a zero weight still gets a finite rho. */
 const MOPED_MIN_SIGMA = 2 * SIGMA_FLOOR;
 
-/** Deterministic weights to start a variational layer from: a trained Dense or Conv2D layer's. */
+/** Deterministic weights to start a variational layer from: a trained Dense or convolution layer's. */
 export interface DeterministicWeights {
   /** Shaped like the variational layer's kernel. */
   kernel: tf.Tensor;

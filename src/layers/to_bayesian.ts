@@ -2,8 +2,12 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SeedStream } from '../random';
 import { checkBoolean, checkModel, checkNumber, checkOneOf, checkOptions, invalidArgument } from '../validation';
+import { Conv1DFlipout } from './conv1d_flipout';
+import { Conv1DReparameterization } from './conv1d_reparameterization';
 import { Conv2DFlipout } from './conv2d_flipout';
 import { Conv2DReparameterization } from './conv2d_reparameterization';
+import { Conv3DFlipout } from './conv3d_flipout';
+import { Conv3DReparameterization } from './conv3d_reparameterization';
 import { DenseFlipout } from './dense_flipout';
 import { DenseLocalReparameterization } from './dense_local_reparameterization';
 import { DenseReparameterization } from './dense_reparameterization';
@@ -24,7 +28,7 @@ interface LayerEntry {
 
 /** Which estimator the converted layers sample with; `'local'` exists for Dense layers only. */
 export type ConverterEstimator = 'flipout' | 'sample' | 'local';
-/** Which Dense and Conv2D layers to convert: all, the last n in topological order, or by name. */
+/** Which Dense and Conv (1-D, 2-D, 3-D) layers to convert: all, the last n in topological order, or by name. */
 export type LayerSelection = 'all' | { last: number } | string[];
 
 /** Options of `toBayesian`: which layers become variational, and how they start, regularise and sample. */
@@ -60,8 +64,14 @@ const COUNTERPARTS: Record<string, Partial<Record<ConverterEstimator, string>>> 
     sample: DenseReparameterization.className,
     local: DenseLocalReparameterization.className,
   },
+  Conv1D: { flipout: Conv1DFlipout.className, sample: Conv1DReparameterization.className },
   Conv2D: { flipout: Conv2DFlipout.className, sample: Conv2DReparameterization.className },
+  Conv3D: { flipout: Conv3DFlipout.className, sample: Conv3DReparameterization.className },
 };
+/** The convertible classes, for messages. */
+const CONVERTIBLE = 'Dense, Conv1D, Conv2D or Conv3D';
+/** What every convolution keeps of its deterministic config. */
+const CONV_KEYS = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias'];
 
 /**
  * The config keys a replacement keeps, besides COMMON_KEYS. Initialisers, regularisers and
@@ -69,7 +79,9 @@ const COUNTERPARTS: Record<string, Partial<Record<ConverterEstimator, string>>> 
  */
 const KEPT_KEYS: Record<string, string[]> = {
   Dense: ['units', 'activation', 'useBias'],
-  Conv2D: ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', 'activation', 'useBias'],
+  Conv1D: CONV_KEYS,
+  Conv2D: CONV_KEYS,
+  Conv3D: CONV_KEYS,
   Dropout: ['rate'],
 };
 const COMMON_KEYS = ['name', 'trainable', 'dtype', 'batchInputShape'];
@@ -83,8 +95,8 @@ interface Settings {
 }
 
 /**
- * Returns a NEW model in which the chosen Dense and Conv2D layers (nested models included) are
- * their variational counterparts (Dense → DenseFlipout, Conv2D → Conv2DFlipout by default),
+ * Returns a NEW model in which the chosen Dense and Conv1D/2D/3D layers (nested models included)
+ * are their variational counterparts (Dense → DenseFlipout, ConvND → ConvNDFlipout by default),
  * MOPED-initialised from the trained weights (loc = w, sigma = δ·|w|; Krishnan et al. 2020).
  * With `dropout: 'mc'` every Dropout becomes an MCDropout. Every other layer is rebuilt from its
  * config with its weights copied; frozen layers stay frozen.
@@ -132,14 +144,14 @@ function resolveSettings(who: string, opts: ToBayesianOptions): Settings {
 function selectLayers(who: string, model: tfl.LayersModel, selection: LayerSelection): Layer[] {
   const candidates = allLayers(model).filter((layer) => layer.getClassName() in COUNTERPARTS);
   if (candidates.length === 0) {
-    invalidArgument(who, 'model', 'a model with Dense or Conv2D layers', model.name, 'There is nothing to convert.');
+    invalidArgument(who, 'model', `a model with ${CONVERTIBLE} layers`, model.name, 'There is nothing to convert.');
   }
   if (selection === 'all') return candidates;
   if (Array.isArray(selection)) {
     const names = candidates.map((layer) => `'${layer.name}'`).join(', ');
     for (const name of selection) {
       if (!candidates.some((layer) => layer.name === name)) {
-        invalidArgument(who, 'options.layers', `names of the model's Dense or Conv2D layers (${names})`, name);
+        invalidArgument(who, 'options.layers', `names of the model's ${CONVERTIBLE} layers (${names})`, name);
       }
     }
     return candidates.filter((layer) => selection.includes(layer.name));
@@ -159,14 +171,14 @@ function counterpartEntry(who: string, layer: Layer, settings: Settings, seed: n
     invalidArgument(
       who,
       'options.estimator',
-      "'flipout' or 'sample' when converting a Conv2D layer",
+      `'flipout' or 'sample' when converting a ${kind} layer`,
       settings.estimator,
-      `'${layer.name}' is a Conv2D, and local reparameterisation is exact only for dense layers. Pick another estimator, or leave it out of options.layers.`,
+      `'${layer.name}' is a ${kind}, and local reparameterisation is exact only for dense layers. Pick another estimator, or leave it out of options.layers.`,
     );
   }
   const source = layer.getConfig();
   if (source.dataFormat === 'channelsFirst') {
-    invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'The variational conv layers work on NHWC.');
+    invalidArgument(who, `layer '${layer.name}' dataFormat`, "'channelsLast'", source.dataFormat, 'The variational conv layers are channels-last.');
   }
   const config = keptConfig(kind, source);
   return {

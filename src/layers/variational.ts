@@ -157,17 +157,13 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
    * mismatch is a ShapeError naming the layer, the size expected and the fix, not tfjs's ValueError.
    */
   override apply(inputs: Parameters<tfl.layers.Layer['apply']>[0], kwargs?: Kwargs): ReturnType<tfl.layers.Layer['apply']> {
-    const first = Array.isArray(inputs) ? inputs[0] : inputs;
-    const spec = this.inputSpec?.[0];
-    if (spec && Array.isArray(first?.shape)) checkInputSpec(this.who(), first.shape, spec);
+    checkBuiltInput(this.who(), inputs, this.inputSpec);
     return super.apply(inputs, kwargs);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const input = Array.isArray(inputs) ? inputs[0] : inputs;
-      // Images often arrive as int32 (tf.browser.fromPixels) or bool masks; tf.conv2d takes float32 only.
-      const x = input.dtype === 'float32' ? input : tf.cast(input, 'float32');
+      const x = floatInput(inputs);
       const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
       let y = this.applyKernel(x, mode, seeds);
       if (this.biasLoc) y = tf.add(y, this.applyBias(y.shape, mode, seeds));
@@ -252,8 +248,24 @@ export function rhoOf(sigma: tf.Tensor): tf.Tensor {
 /** Below this, rhoOf uses the series of log(expm1(s)) rather than exp. */
 const SMALL_SIGMA = 1e-3;
 
+/**
+ * A layer's `apply` check: the first input against the spec it was built for, before tfjs-layers
+ * checks it, so a mismatch is a ShapeError naming the layer, the size expected and the fix.
+ */
+export function checkBuiltInput(who: string, inputs: Parameters<tfl.layers.Layer['apply']>[0], inputSpec: tfl.InputSpec[] | null): void {
+  const first = Array.isArray(inputs) ? inputs[0] : inputs;
+  const spec = inputSpec?.[0];
+  if (spec && Array.isArray(first?.shape)) checkInputSpec(who, first.shape, spec);
+}
+
+/** The first input as float32: images often arrive as int32 (tf.browser.fromPixels) or bool masks, and tf.conv2d takes float32 only. */
+export function floatInput(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  const input = Array.isArray(inputs) ? inputs[0] : inputs;
+  return input.dtype === 'float32' ? input : tf.cast(input, 'float32');
+}
+
 /** Throws a ShapeError unless `shape` has the rank and the axis sizes `spec` asks for. */
-export function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tfl.InputSpec): void {
+function checkInputSpec(who: string, shape: readonly (number | null)[], spec: tfl.InputSpec): void {
   const rankOk = (spec.ndim == null || shape.length === spec.ndim) && (spec.minNDim == null || shape.length >= spec.minNDim);
   if (!rankOk) {
     const rank = spec.ndim ?? `>= ${spec.minNDim}`;

@@ -1,4 +1,4 @@
-/** Node-only helpers of tfjs-trust: backends, files and images. The core lives in `tfjs-trust`. */
+/** Node-only helpers of tfjs-trust: backends, files, images and Keras weights by path or on demand. The core lives in `tfjs-trust`. */
 import '../compatibility';
 export { selectBackend, probeBackend, BACKENDS, BACKEND_ENV } from './backend';
 export type { BackendName, BackendProbe, SelectBackendOptions, SelectedBackend, ModuleLoader } from './backend';
@@ -7,3 +7,16 @@ export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../backends/
 export { registerCpuTrainingKernels, CPU_TRAINING_KERNELS, type TrainingKernel } from '../backends/cpu_training';
 export { registerNativeTrainingKernels, RELU_GRAD_KERNEL } from '../backends/native_training';
 export { encodePng, writePng, writeOverlayPng } from './png';
+export { loadKerasWeights } from './keras';
+export {
+  cachedWeightFile,
+  imagenetWeightSpec,
+  weightsCacheDir,
+  KERAS_APPLICATIONS_URL,
+  CACHE_ENV,
+  WEIGHTS_URL_ENV,
+  IMAGENET_ARCHITECTURES,
+  MOBILENET_V2_ALPHAS,
+  MOBILENET_V2_ROWS,
+} from './keras_applications';
+export type { WeightFileSpec, CachedWeightFileOptions, ImagenetArchitecture } from './keras_applications';

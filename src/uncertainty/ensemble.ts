@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DEFAULT_SAMPLES } from '../conventions';
-import { checkNumber, invalidArgument } from '../validation';
+import { checkNumber, checkOptions, invalidArgument } from '../validation';
 import { SeedStream } from '../random';
 import { McPrediction, type McStrategy } from './prediction';
-import { McPredictor, type McPredictOptions } from './predictor';
+import { MC_PREDICT_OPTIONS, McPredictor, type McPredictOptions } from './predictor';
 
 const WHO = 'ensemblePredict';
 
@@ -19,7 +19,8 @@ const WHO = 'ensemblePredict';
  * weighs the same (the default: `DEFAULT_SAMPLES` (100) rounded up to a multiple of M). Options are `mcPredict`'s;
  * `seed` seeds every member's sampling.
  */
-export function ensemblePredict(models: readonly tfl.LayersModel[], images: tf.Tensor, options: McPredictOptions = {}): McPrediction {
+export function ensemblePredict(models: readonly tfl.LayersModel[], images: tf.Tensor, given: McPredictOptions = {}): McPrediction {
+  const options = checkOptions(WHO, given, MC_PREDICT_OPTIONS);
   if (!Array.isArray(models) || models.length === 0) {
     invalidArgument(WHO, 'models', 'a non-empty array of tfjs-layers models', models, 'Pass the ensemble members, e.g. one model per training seed.');
   }

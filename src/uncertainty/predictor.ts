@@ -58,7 +58,8 @@ const DEFAULTS = {
   outputs: 'probability',
   checkFinite: true,
 } as const;
-const OPTIONS = optionKeys<McPredictOptions>({
+/** The option names of `mcPredict` (and of `ensemblePredict`, which takes the same). */
+export const MC_PREDICT_OPTIONS = optionKeys<McPredictOptions>({
   samples: true,
   seed: true,
   chunkSize: true,
@@ -249,7 +250,7 @@ type ResolvedOptions = Required<Omit<McPredictOptions, 'seed' | 'chunkSize' | 'v
   Pick<McPredictOptions, 'seed' | 'chunkSize' | 'views'> & { outputs: ScoreKind };
 
 function resolveOptions(given: McPredictOptions): ResolvedOptions {
-  const options = checkOptions(WHO, given, OPTIONS);
+  const options = checkOptions(WHO, given, MC_PREDICT_OPTIONS);
   const quantiles = options.quantiles ?? [...DEFAULTS.quantiles];
   if (!Array.isArray(quantiles) || quantiles.length === 0) {
     invalidArgument(WHO, 'options.quantiles', 'a non-empty array of levels in [0, 1]', quantiles);

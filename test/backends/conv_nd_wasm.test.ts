@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../../src/backends/wasm_training';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from '../../src/backends/wasm_training';
 import { Conv1DFlipout, Conv3DFlipout, type VariationalLayer } from '../../src';
 
 /**
  * Conv1D layers train on WASM: a Conv1D runs as a Conv2D, whose filter gradient
- * `tfjs-trust/wasm-training` registers. Same seed, same weights: the same gradients as on cpu.
+ * `registerWasmTrainingKernels()` (tfjs-trust/wasm-training) registers. Same seed, same weights: the same gradients as on cpu.
  * Conv3D layers predict on WASM, but tfjs-backend-wasm 4.22's Conv3D gradient kernels are wrong,
  * so asking for a gradient there throws (the first tests here show they are wrong).
  */
@@ -23,6 +24,11 @@ async function gradients(backend: 'cpu' | 'wasm', make: () => VariationalLayer, 
   return result;
 }
 
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+  registerWasmTrainingKernels();
+});
 afterAll(async () => {
   await tf.setBackend('cpu');
 });

@@ -58,7 +58,7 @@ describe('vgg16', () => {
     expect(base.model.outputs[0].shape).toEqual([null, 1, 1, 512]);
     expect(base.model.countParams()).toBe(14714688); // Keras VGG16(include_top=False).count_params()
     expect(base.pretrained).toBe(false);
-    expect(base.warnings.join(' ')).toMatch(/NO PRETRAINED WEIGHTS.*--weights DIR/);
+    expect(base.warnings.join(' ')).toMatch(/NO PRETRAINED WEIGHTS.*--weights imagenet/);
     base.model.dispose();
   });
 
@@ -192,7 +192,7 @@ describe('buildClassifier', () => {
 
   it('refuses weights for the compact network and a bad architecture', async () => {
     const base = { imageSize: 32, numClasses: 7, trainingExamples: 10, seed: 1 };
-    await expect(buildClassifier({ ...base, arch: 'compact', weights: '/x' })).rejects.toThrow(/weights must be given only with arch 'vgg16'/);
-    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'compact'; got 'resnet'/);
+    await expect(buildClassifier({ ...base, arch: 'compact', weights: '/x' })).rejects.toThrow(/weights must be given only with a pretrained architecture \(vgg16, resnet50, mobilenetv2\)/);
+    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'resnet50', 'mobilenetv2', 'compact'; got 'resnet'/);
   });
 });

@@ -47,9 +47,12 @@ describe('ham10000 evaluate --posthoc laplace on tiny generated data', () => {
     const written = JSON.parse(fs.readFileSync(path.join(run, 'evaluation-test-laplace-full.json'), 'utf8'));
     expect(written.posthoc.structure).toBe('full');
     expect(err).toMatch(/written to .*evaluation-test-laplace-full\.json/);
+    // The run's referral thresholds are those of its own model, not of the posterior's.
+    expect(fs.existsSync(path.join(run, 'referral.json'))).toBe(false);
   });
 
-  it('refuses a run with a Bayesian head', async () => {
+  it('refuses an unknown method and a run with a Bayesian head', async () => {
+    await expect(evaluateRun({ model: run, data, posthoc: 'swag' as never })).rejects.toThrow(/^evaluateRun: posthoc must be one of 'laplace'; got 'swag'\.$/);
     const loaded = await loadRun(run);
     try {
       await expect(posthocLaplace(loaded.model, { ...loaded.config, head: 'flipout' }, 'kron')).rejects.toThrow(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv1DReparameterization, conv1dReparameterization, type Conv1DReparameterizationArgs } from '../../src';
-import { maxAbsDiff } from '../helpers';
+import { sharesOneSampleAcrossTheBatch } from './conv_battery';
 import { runVariationalBattery } from './variational_battery';
 
 runVariationalBattery<Conv1DReparameterizationArgs>({
@@ -14,12 +14,8 @@ runVariationalBattery<Conv1DReparameterizationArgs>({
 });
 
 describe('Conv1DReparameterization', () => {
-  it('shares one kernel sample across the batch: identical sequences give identical outputs', () => {
-    const layer = new Conv1DReparameterization({ filters: 2, kernelSize: 3, padding: 'same', seed: 7 });
-    const x = tf.tile(tf.randomNormal([1, 5, 2], 0, 1, 'float32', 8), [3, 1, 1]);
-    const y = layer.apply(x) as tf.Tensor;
-    const [first, ...rest] = tf.unstack(y);
-    rest.forEach((other) => expect(maxAbsDiff(other, first)).toBe(0));
-    tf.dispose([x, y, first, ...rest]);
-  });
+  sharesOneSampleAcrossTheBatch(
+    { className: 'Conv1DReparameterization', create: (args) => new Conv1DReparameterization(args as Conv1DReparameterizationArgs) },
+    [5],
+  );
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv3DReparameterization, conv3dReparameterization, type Conv3DReparameterizationArgs } from '../../src';
-import { maxAbsDiff } from '../helpers';
+import { sharesOneSampleAcrossTheBatch } from './conv_battery';
 import { runVariationalBattery } from './variational_battery';
 
 runVariationalBattery<Conv3DReparameterizationArgs>({
@@ -15,12 +15,8 @@ runVariationalBattery<Conv3DReparameterizationArgs>({
 });
 
 describe('Conv3DReparameterization', () => {
-  it('shares one kernel sample across the batch: identical volumes give identical outputs', () => {
-    const layer = new Conv3DReparameterization({ filters: 2, kernelSize: 2, padding: 'same', seed: 7 });
-    const x = tf.tile(tf.randomNormal([1, 3, 3, 3, 2], 0, 1, 'float32', 8), [3, 1, 1, 1, 1]);
-    const y = layer.apply(x) as tf.Tensor;
-    const [first, ...rest] = tf.unstack(y);
-    rest.forEach((other) => expect(maxAbsDiff(other, first)).toBe(0));
-    tf.dispose([x, y, first, ...rest]);
-  });
+  sharesOneSampleAcrossTheBatch(
+    { className: 'Conv3DReparameterization', create: (args) => new Conv3DReparameterization(args as Conv3DReparameterizationArgs) },
+    [3, 3, 3],
+  );
 });

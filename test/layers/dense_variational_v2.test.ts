@@ -5,12 +5,13 @@ import {
   denseVariationalV2,
   layerWeight,
   MAX_FULL_COVARIANCE_WEIGHTS,
+  SeedStream,
   withSampling,
   type DenseVariationalV2Args,
   type JointPosteriorSpec,
   type JointPriorSpec,
 } from '../../src';
-import { expectNoLeaks, maxAbsDiff, saveAndLoad } from '../helpers';
+import { expectLossIsCrossEntropyPlusKl, expectNoLeaks, maxAbsDiff, saveAndLoad } from '../helpers';
 
 const INPUTS = 3;
 const UNITS = 2;
@@ -251,18 +252,10 @@ describe('DenseVariationalV2', () => {
   it("the loss fit reports is cross-entropy plus klWeight · KL, and 'flipout' overrides mean 'sample'", async () => {
     const klWeight = 0.01;
     const layer = new DenseVariationalV2({ units: 3, inputShape: [4], activation: 'softmax', klWeight, mode: 'mean', posterior: { kind: 'fullCovariance' } });
-    const model = tfl.sequential({ layers: [layer] });
-    model.compile({ optimizer: tf.train.sgd(0), loss: 'categoricalCrossentropy' });
-    const x = tf.randomNormal([8, 4], 0, 1, 'float32', 2);
-    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3);
-    const history = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
-    const crossEntropy = tf.mean(tfl.metrics.categoricalCrossentropy(y, model.predict(x) as tf.Tensor)).dataSync()[0];
-    const kl = layer.klDivergence().dataSync()[0];
-    expect(kl).toBeGreaterThan(1);
-    expect(history.history.loss[0] as number).toBeCloseTo(crossEntropy + klWeight * kl, 4);
+    const { model, x } = await expectLossIsCrossEntropyPlusKl(layer, klWeight);
     const [a, b] = withSampling(model, { mode: 'flipout', seed: 1 }, () => [model.predict(x), model.predict(x)] as tf.Tensor[]);
     expect(maxAbsDiff(a, b)).toBeGreaterThan(0);
-    tf.dispose([x, y, a, b]);
+    tf.dispose([x, a, b]);
   });
 
   it('model.fit lowers the loss, and a learnable prior moves towards the posterior', async () => {
@@ -295,6 +288,24 @@ describe('DenseVariationalV2', () => {
     x.dispose();
   });
 
+  it('leaks nothing when a call fails midway: the low-rank sample throws at its second noise draw', async () => {
+    const layer = built({ posterior: { kind: 'lowRank', rank: 2 }, seed: 1 });
+    const x = tf.randomNormal([3, INPUTS], 0, 1, 'float32', 31);
+    let draws = 0;
+    const failing = new SeedStream(1, 'failing');
+    const normal = failing.normal.bind(failing);
+    failing.normal = (shape: number[]) => {
+      draws += 1;
+      if (draws === 2) throw new Error('injected failure');
+      return normal(shape);
+    };
+    layer.samplingOverride = { seeds: failing };
+    await expectNoLeaks(() => expect(() => layer.apply(x)).toThrow('injected failure'));
+    expect(draws).toBe(2);
+    layer.samplingOverride = null;
+    x.dispose();
+  });
+
   it(`refuses a full-covariance posterior over more than ${MAX_FULL_COVARIANCE_WEIGHTS} weights, naming the size and the fix, without leaks`, async () => {
     const layer = new DenseVariationalV2({ units: 10, posterior: { kind: 'fullCovariance' }, name: 'head' });
     await expectNoLeaks(() =>
@@ -313,6 +324,9 @@ describe('DenseVariationalV2', () => {
     [{ prior: { kind: 'normal' } }, /prior\.kind must be one of 'fixedNormal', 'learnableNormal'; got 'normal'/],
     [{ prior: { kind: 'learnableNormal', stddev: 0 } }, /prior\.stddev must be a number > 0; got 0/],
     [{ mode: 'flipout' }, /mode must be one of 'sample', 'mean'; got 'flipout'/],
+    [{ posterior: { kind: 'lowRank', rnak: 4 } }, /posterior has unknown 'rnak'; did you mean 'rnak' → 'rank'\? The known keys are 'kind', 'rank'\./],
+    [{ posterior: { kind: 'fullCovariance', rank: 4 } }, /posterior has unknown 'rank'; did you mean 'rank' → 'kind'\? The known keys are 'kind'\./],
+    [{ prior: { kind: 'learnableNormal', stdev: 2 } }, /prior has unknown 'stdev'; did you mean 'stdev' → 'stddev'\?/],
     [{ klWeight: -1, name: 'head' }, /^DenseVariationalV2 'head': klWeight must be a number >= 0; got -1/],
   ])('refuses %j, naming the argument and the allowed values', (args, message) => {
     expect(() => denseVariationalV2({ units: 2, ...args } as DenseVariationalV2Args)).toThrow(message);

@@ -2,8 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
   allLayers,
+  Conv1DFlipout,
+  Conv1DReparameterization,
   Conv2DFlipout,
   Conv2DReparameterization,
+  Conv3DFlipout,
+  Conv3DReparameterization,
   DenseFlipout,
   DenseLocalReparameterization,
   isStochastic,
@@ -222,6 +226,21 @@ describe('toBayesian', () => {
     expect(local.layers[2]).toBeInstanceOf(DenseLocalReparameterization);
   });
 
+  it.each([
+    ['Conv1D', () => tfl.layers.conv1d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [9, 2], name: 'conv' }), [9, 2], Conv1DFlipout, Conv1DReparameterization],
+    ['Conv3D', () => tfl.layers.conv3d({ filters: 2, kernelSize: 2, dilationRate: [1, 2, 1], useBias: false, inputShape: [3, 4, 3, 2], name: 'conv' }), [3, 4, 3, 2], Conv3DFlipout, Conv3DReparameterization],
+  ] as const)('converts a %s to its variational counterpart, whose posterior mean predicts as the original', (_kind, make, inputShape, Flipout, Reparameterization) => {
+    const original = tfl.sequential({ layers: [make(), tfl.layers.flatten(), tfl.layers.dense({ units: 2, name: 'out' })] });
+    const x = tf.randomNormal([2, ...inputShape], 0, 1, 'float32', 6);
+    const expected = original.predict(x) as tf.Tensor;
+    const flipout = toBayesian(original, { layers: ['conv'], seed: 1 });
+    expect(flipout.layers[0]).toBeInstanceOf(Flipout);
+    const mean = withSampling(flipout, { mode: 'mean' }, () => flipout.predict(x) as tf.Tensor);
+    expect(maxAbsDiff(mean, expected)).toBeLessThan(1e-5);
+    expect(toBayesian(original, { layers: ['conv'], estimator: 'sample' }).layers[0]).toBeInstanceOf(Reparameterization);
+    tf.dispose([x, expected, mean]);
+  });
+
   it("with dropout: 'mc', turns every Dropout into an MCDropout of the same rate, on at prediction time", () => {
     const original = mlp();
     const x = tf.randomNormal([4, 5], 0, 1, 'float32', 8);
@@ -298,7 +317,7 @@ describe('toBayesian', () => {
   });
 
   it.each([
-    [{ layers: ['nope'] }, /^toBayesian: options\.layers must be names of the model's Dense or Conv2D layers \('hidden', 'out'\); got 'nope'\.$/],
+    [{ layers: ['nope'] }, /^toBayesian: options\.layers must be names of the model's Dense, Conv1D, Conv2D or Conv3D layers \('hidden', 'out'\); got 'nope'\.$/],
     [{ layers: { last: 0 } }, /^toBayesian: options\.layers\.last must be an integer >= 1 and <= 2; got 0\.$/],
     [{ layers: 'some' }, /^toBayesian: options\.layers must be 'all', \{ last: n \} or an array of layer names; got 'some'\.$/],
     [{ delta: -0.1 }, /^toBayesian: options\.delta must be a number >= 0; got -0\.1\.$/],
@@ -321,10 +340,10 @@ describe('toBayesian', () => {
       layers: [tfl.layers.conv2d({ filters: 2, kernelSize: 3, dataFormat: 'channelsFirst', inputShape: [3, 8, 8], name: 'nchw' })],
     });
     expect(() => toBayesian(channelsFirst)).toThrow(
-      /^toBayesian: layer 'nchw' dataFormat must be 'channelsLast'; got 'channelsFirst'\. The variational conv layers work on NHWC\.$/,
+      /^toBayesian: layer 'nchw' dataFormat must be 'channelsLast'; got 'channelsFirst'\. The variational conv layers are channels-last\.$/,
     );
     const noDense = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [2, 2] })] });
-    expect(() => toBayesian(noDense)).toThrow(/^toBayesian: model must be a model with Dense or Conv2D layers; got '.*'\. There is nothing to convert\.$/);
+    expect(() => toBayesian(noDense)).toThrow(/^toBayesian: model must be a model with Dense, Conv1D, Conv2D or Conv3D layers; got '.*'\. There is nothing to convert\.$/);
     expect(() => toBayesian({} as never)).toThrow(/^toBayesian: model must be a tf\.LayersModel/);
   });
 });

@@ -3,7 +3,7 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import * as trust from '../../src';
-import { Conv2DVariational, DenseVariational, SAMPLING_MODES, ShapeError, rhoOf, sigmaOf, withSampling } from '../../src';
+import { ConvVariational, DenseVariational, SAMPLING_MODES, ShapeError, rhoOf, sigmaOf, withSampling } from '../../src';
 import { attempt, fuzzParams, hasNonFinite, makeTensor, namedArgument, tensorSpec, wrongType } from './fuzz';
 
 /**
@@ -145,40 +145,48 @@ describe.each(DENSE_CLASSES.map((cls) => [cls.className, cls] as const))('%s und
   });
 });
 
-type ConvCtor = new (args: Record<string, unknown>) => Conv2DVariational;
+type ConvCtor = new (args: Record<string, unknown>) => ConvVariational;
+/** Every concrete variational convolution exported, of every rank, found by walking the exports. */
 const CONV_CLASSES = Object.values(trust as Record<string, unknown>).filter(
   (value): value is ConvCtor & { className: string } =>
-    typeof value === 'function' && value.prototype instanceof Conv2DVariational && 'className' in value,
+    typeof value === 'function' && value.prototype instanceof ConvVariational && 'className' in value,
 );
-const pair = fc.oneof(fc.integer({ min: 1, max: 3 }), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })));
-const pairAccepts = (v: unknown) =>
-  Number.isInteger(v) ? (v as number) >= 1 : Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 1);
-/** The base fields and the conv geometry; `units` belongs to the dense layers only. */
-const CONV_FIELDS: Record<string, Field> = {
-  ...Object.fromEntries(Object.entries(FIELDS).filter(([key]) => key !== 'units')),
-  filters: { valid: fc.integer({ min: 1, max: 3 }), accepts: (v) => Number.isInteger(v) && (v as number) >= 1 },
-  kernelSize: { valid: pair, wrong: [[1], [1, 2, 3], [0, 1]], accepts: pairAccepts },
-  strides: { valid: pair, accepts: (v) => v == null || pairAccepts(v) },
-  padding: { valid: fc.constantFrom('valid', 'same'), accepts: (v) => v == null || v === 'valid' || v === 'same' },
-  dilationRate: { valid: pair, accepts: (v) => v == null || pairAccepts(v) },
-};
+/** A spatial size: one integer, or one per spatial axis. */
+const spatialSize = (rank: number) =>
+  fc.oneof(fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: rank, maxLength: rank }));
+const sizeAccepts = (rank: number) => (v: unknown) =>
+  Number.isInteger(v) ? (v as number) >= 1 : Array.isArray(v) && v.length === rank && v.every((x) => Number.isInteger(x) && x >= 1);
+/** The base fields and the conv geometry of one rank; `units` belongs to the dense layers only. */
+function convFields(rank: number): Record<string, Field> {
+  const accepts = sizeAccepts(rank);
+  return {
+    ...Object.fromEntries(Object.entries(FIELDS).filter(([key]) => key !== 'units')),
+    filters: { valid: fc.integer({ min: 1, max: 3 }), accepts: (v) => Number.isInteger(v) && (v as number) >= 1 },
+    kernelSize: { valid: spatialSize(rank), wrong: [new Array(rank + 1).fill(1), [0, ...new Array(rank - 1).fill(1)]], accepts },
+    strides: { valid: spatialSize(rank), accepts: (v) => v == null || accepts(v) },
+    padding: { valid: fc.constantFrom('valid', 'same'), accepts: (v) => v == null || v === 'valid' || v === 'same' },
+    dilationRate: { valid: spatialSize(rank), accepts: (v) => v == null || accepts(v) },
+  };
+}
 /** Keras' conv_output_length, computed here independently of the layer. */
 function convLength(size: number, kernel: number, stride: number, dilation: number, padding: string): number {
   const span = (kernel - 1) * dilation + 1;
   return Math.max(0, Math.ceil((padding === 'same' ? size : size - span + 1) / stride));
 }
-const asPair = (v: unknown, fallback: number): [number, number] =>
-  v == null ? [fallback, fallback] : Array.isArray(v) ? (v as [number, number]) : [v as number, v as number];
+const perAxis = (v: unknown, rank: number): number[] =>
+  v == null ? new Array<number>(rank).fill(1) : Array.isArray(v) ? (v as number[]) : new Array<number>(rank).fill(v as number);
 
 describe.each(CONV_CLASSES.map((cls) => [cls.className, cls] as const))('%s under fuzzed options and inputs', (_name, Layer) => {
+  const rank = new Layer({ filters: 1, kernelSize: 1 }).rank;
+  const fields = convFields(rank);
   const convArgs = fc
-    .record(Object.fromEntries(Object.entries(CONV_FIELDS).map(([key, field]) => [key, option(field)])))
+    .record(Object.fromEntries(Object.entries(fields).map(([key, field]) => [key, option(field)])))
     .map((args) => Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined)));
 
   it('a constructor succeeds on valid options and names a wrong option otherwise', () => {
     fc.assert(
       fc.property(convArgs, (args) => {
-        const wrongKeys = Object.keys(CONV_FIELDS).filter((key) => !CONV_FIELDS[key].accepts(args[key]));
+        const wrongKeys = Object.keys(fields).filter((key) => !fields[key].accepts(args[key]));
         const { error } = attempt(() => new Layer(args), () => undefined);
         if (wrongKeys.length === 0) expect(error).toBeUndefined();
         else expect(wrongKeys).toContain(error && namedArgument(error));
@@ -188,9 +196,10 @@ describe.each(CONV_CLASSES.map((cls) => [cls.className, cls] as const))('%s unde
   });
 
   it('apply gives Keras output sizes, or a ShapeError naming the input; never leaks', () => {
-    const geometry = fc.record({ filters: fc.integer({ min: 1, max: 3 }), kernelSize: pair, strides: pair, padding: fc.constantFrom('valid', 'same'), dilationRate: pair, mode: fc.constantFrom(...SAMPLING_MODES) });
+    const size = spatialSize(rank);
+    const geometry = fc.record({ filters: fc.integer({ min: 1, max: 3 }), kernelSize: size, strides: size, padding: fc.constantFrom('valid', 'same'), dilationRate: size, mode: fc.constantFrom(...SAMPLING_MODES) });
     fc.assert(
-      fc.property(geometry, tensorSpec({ minRank: 3, maxRank: 5, maxAxis: 6, nonFinite: false }), (args, spec) => {
+      fc.property(geometry, tensorSpec({ minRank: rank + 1, maxRank: rank + 3, maxAxis: rank === 3 ? 5 : 6, nonFinite: false }), (args, spec) => {
         const { result, error } = attempt(
           () => {
             const layer = new Layer(args);
@@ -207,23 +216,21 @@ describe.each(CONV_CLASSES.map((cls) => [cls.className, cls] as const))('%s unde
             layer.dispose();
           },
         );
-        const [kernel, stride, dilation] = [asPair(args.kernelSize, 1), asPair(args.strides, 1), asPair(args.dilationRate, 1)];
-        const [batch, height, width, channels] = spec.shape;
+        const [kernel, stride, dilation] = [perAxis(args.kernelSize, rank), perAxis(args.strides, rank), perAxis(args.dilationRate, rank)];
+        const spatial = spec.shape.slice(1, -1);
         const span = (axis: number) => (kernel[axis] - 1) * dilation[axis] + 1;
-        const tooSmall = args.padding === 'valid' && (height < span(0) || width < span(1));
-        if (spec.shape.length !== 4 || tooSmall) {
+        const tooSmall = args.padding === 'valid' && spatial.some((length, axis) => length < span(axis));
+        if (spec.shape.length !== rank + 2 || tooSmall) {
           expect(error).toBeInstanceOf(ShapeError);
           expect(error && namedArgument(error)).toBe('input');
           return;
         }
         expect(error).toBeUndefined();
         expect(result?.y.shape).toEqual([
-          batch,
-          convLength(height, kernel[0], stride[0], dilation[0], args.padding),
-          convLength(width, kernel[1], stride[1], dilation[1], args.padding),
+          spec.shape[0],
+          ...spatial.map((length, axis) => convLength(length, kernel[axis], stride[axis], dilation[axis], args.padding)),
           args.filters,
         ]);
-        expect(channels).toBeGreaterThanOrEqual(0);
       }),
       fuzzParams(80),
     );

@@ -70,7 +70,8 @@ describe('ensemblePredict', () => {
     await expectNoLeaks(() => expect(() => ensemblePredict([models[0], wrongInput], x, { samples: 4 })).toThrow(/^mcPredict: images must have shape \['batch', 5\]; got \[5, 4\]/));
   });
 
-  it('refuses an empty list and fewer samples than members', () => {
+  it('refuses an empty list, fewer samples than members, and unknown options', () => {
+    expect(() => ensemblePredict([member(1)], x, { sample: 3 } as never)).toThrow(/^ensemblePredict: options has unknown 'sample'; did you mean 'sample' → 'samples'\?/);
     expect(() => ensemblePredict([], x)).toThrow(/^ensemblePredict: models must be a non-empty array of tfjs-layers models; got \[\]\. Pass the ensemble members/);
     expect(() => ensemblePredict([member(1), member(2), member(3)], x, { samples: 2 })).toThrow(/^ensemblePredict: options.samples must be an integer >= 3; got 2\.$/);
   });

@@ -6,10 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { bayesianCam, mcPredict, type McSummary } from '../../../src';
-import { vggPreprocess } from '../../../src/ham10000/preprocess';
+import { tfPreprocess, vggPreprocess } from '../../../src/ham10000/preprocess';
 
-/** How pixels 0..255 become the model's input: the HAM10000 pipeline trains on VGG ('caffe') input. */
-export const PREPROCESSINGS = ['vgg', 'unit', 'raw'] as const;
+/**
+ * How pixels 0..255 become the model's input: a HAM10000 run records its base's (VGG16, ResNet50
+ * and the compact CNN: 'vgg', Keras' 'caffe'; MobileNetV2: 'tf', [-1, 1]).
+ */
+export const PREPROCESSINGS = ['vgg', 'tf', 'unit', 'raw'] as const;
 export type Preprocessing = (typeof PREPROCESSINGS)[number];
 
 export interface AnalysisRequest {
@@ -38,6 +41,7 @@ export function prepareImage(rgb: tf.Tensor3D, size: [number, number], preproces
   return tf.tidy(() => {
     const resized = tf.image.resizeBilinear(tf.expandDims(tf.cast(rgb, 'float32'), 0) as tf.Tensor4D, size);
     if (preprocessing === 'vgg') return vggPreprocess(resized);
+    if (preprocessing === 'tf') return tfPreprocess(resized);
     return preprocessing === 'unit' ? tf.div(resized, 255) : resized;
   });
 }

@@ -156,6 +156,8 @@ async function useModel(load: () => Promise<ModelInfo>): Promise<void> {
     state.model?.model.dispose();
     const model = await load();
     state.model = model;
+    // The run's own preprocessing, unless the page was opened with ?preprocessing= to override it.
+    if (!new URLSearchParams(location.search).has('preprocessing')) $<HTMLSelectElement>('preprocessing').value = model.preprocessing;
     $<HTMLSelectElement>('class-picker').innerHTML = model.classNames.map((name, i) => `<option value="${i}">${name}</option>`).join('');
     $<HTMLInputElement>('margin-threshold').value = model.thresholds.margin === null ? '' : model.thresholds.margin.toFixed(3);
     $<HTMLInputElement>('mi-threshold').value = model.thresholds.mutualInformation.toFixed(4);

@@ -17,7 +17,7 @@ export interface ModelInfo {
   camLayer: string;
   /** The input's height and width. */
   inputSize: [number, number];
-  /** 'vgg' for HAM10000 pipeline runs; the user may change it for a model of their own. */
+  /** The run's (run.json `preprocessing`: 'tf' for MobileNetV2, else 'vgg'); the user may change it for a model of their own. */
   preprocessing: Preprocessing;
   /** Names of the stochastic layers: none means a mutual information of zero by construction. */
   stochastic: string[];
@@ -30,6 +30,8 @@ export interface ModelInfo {
 interface RunJson {
   classes?: string[];
   camLayer?: string;
+  /** Keras' preprocessing mode of the run's base; absent in older runs ('caffe'). */
+  preprocessing?: 'caffe' | 'tf';
 }
 
 export async function loadFromFiles(files: File[]): Promise<ModelInfo> {
@@ -71,7 +73,7 @@ function describeModel(model: tfl.LayersModel, run: RunJson, referral: ReferralF
     classNames: run.classes?.length === classCount ? run.classes : Array.from({ length: classCount }, (_, i) => `class ${i}`),
     camLayer,
     inputSize: [height, width],
-    preprocessing: 'vgg',
+    preprocessing: run.preprocessing === 'tf' ? 'tf' : 'vgg',
     stochastic: stochasticLayers(model).map((layer) => layer.name),
     thresholds: referral ? fittedThresholds(referral) : placeholderThresholds(),
     source,
