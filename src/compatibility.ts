@@ -1,6 +1,6 @@
 /**
- * Refuses, at import, a @tensorflow/tfjs-core that tfjs-trust cannot run on. Every entry point
- * imports this module first. The failure it prevents is silent: when the app's tfjs is older than
+ * Refuses, at import, a @tensorflow/tfjs-core that tfjs-trust cannot run on (`checkTfjsCore`,
+ * called by every entry point). The failure it prevents is silent: when the app's tfjs is older than
  * the peer range, npm nests a second tfjs-core for tfjs-trust; both copies share tfjs' global
  * engine but not its classes, so a tensor of one copy fails the other's `instanceof Tensor` and tfjs
  * later crashes far away ("Tensor must have a shape comprised of positive integers but got shape [,4]").
@@ -15,7 +15,7 @@ export const TFJS_CORE_RANGE = '^4.22.0';
 export interface LoadedTfjsCore {
   /** The version tfjs-trust imported (`tf.version_core`). */
   version: string;
-  /** Whether tfjs' global engine was made by that same copy (false: another copy loaded first). */
+  /** Whether it is the only copy (false: another copy made tfjs' global engine, or the app resolves another version). */
   sameCopy: boolean;
   /** The version of the app's copy, when another copy is loaded and its version can be found (Node). */
   appVersion?: string;
@@ -45,36 +45,81 @@ export function tfjsCoreProblem(loaded: LoadedTfjsCore): string | null {
   if (loaded.sameCopy) return null;
   const other = loaded.appVersion ?? 'another copy';
   return (
-    `tfjs-trust: two copies of @tensorflow/tfjs-core are loaded, ${other} (the app's) and ${loaded.version} (tfjs-trust's); ` +
-    `they share one engine but not the Tensor class, so tensors break. Fix: use one version in ${TFJS_CORE_RANGE} everywhere ` +
+    `tfjs-trust: two copies of @tensorflow/tfjs-core, ${other} (the app's) and ${loaded.version} (tfjs-trust's); ` +
+    `once both load they share one engine but not the Tensor class, so tensors break. Fix: use one version in ${TFJS_CORE_RANGE} everywhere ` +
     `(npm install @tensorflow/tfjs@${loaded.version}, or the @tensorflow/* packages you use at ${loaded.version}), ${check} (npm dedupe).`
   );
 }
 
-type NodeModuleApi = { createRequire: (from: string) => { cache: Record<string, unknown>; (id: string): { version?: string } } };
+type NodeRequire = { cache: Record<string, unknown>; resolve: (id: string) => string; (id: string): { version?: string } };
+type NodeProcess = { argv?: string[]; cwd?: () => string; getBuiltinModule?: (id: string) => unknown };
 
-/**
- * The version of the other tfjs-core copy loaded in this process, in Node only, or undefined.
- * tfjs-core is CommonJS, so every copy, imported or required, sits in the module cache; the copy
- * whose version differs from ours is the app's. Reached through `process.getBuiltinModule`
- * because this module is isomorphic: a `node:*` import would break browser bundles.
- */
-function otherTfjsCoreVersion(ours: string): string | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const moduleApi = proc?.getBuiltinModule?.('node:module') as NodeModuleApi | undefined;
-  if (!moduleApi) return undefined;
-  const load = moduleApi.createRequire('/');
-  const roots = new Set(Object.keys(load.cache).map((file) => /^(.*[\\/]@tensorflow[\\/]tfjs-core)[\\/]/.exec(file)?.[1]).filter((root) => root !== undefined));
-  const versions = [...roots].map((root) => load(`${root}/package.json`).version);
-  return versions.find((version) => version !== undefined && version !== ours);
+/** The packages through which an app reaches tfjs-core: itself, or a tfjs package that depends on it. */
+const TFJS_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+
+/** The tfjs-core copies Node can see: those loaded and those the app would load (root folder → version). */
+interface NodeTfjsCores {
+  loaded: Map<string, string | undefined>;
+  app: Map<string, string | undefined>;
 }
 
-function checkTfjsCore(): void {
-  // tfjs-core keeps its engine in a global: a copy loaded earlier made it with its own Environment class.
-  const sameCopy = tf.env() instanceof tf.Environment;
-  const appVersion = sameCopy ? undefined : otherTfjsCoreVersion(tf.version_core);
-  const problem = tfjsCoreProblem({ version: tf.version_core, sameCopy, appVersion });
+/**
+ * What Node knows of the tfjs-core copies, or undefined elsewhere. tfjs-core is CommonJS, so every
+ * copy, imported or required, sits in the module cache; the app's are resolved from its main script
+ * (or the working folder), directly or through @tensorflow/tfjs and co. Reached through
+ * `process.getBuiltinModule` because this module is isomorphic: a `node:*` import would break
+ * browser bundles.
+ */
+function nodeTfjsCores(): NodeTfjsCores | undefined {
+  const proc = (globalThis as { process?: NodeProcess }).process;
+  const moduleApi = proc?.getBuiltinModule?.('node:module') as { createRequire: (from: string) => NodeRequire } | undefined;
+  if (!proc || !moduleApi) return undefined;
+  const load = moduleApi.createRequire('/');
+  const rootOf = (file: string) => /^(.*[\\/]@tensorflow[\\/]tfjs-core)[\\/]/.exec(file)?.[1];
+  const version = (root: string) => load(`${root}/package.json`).version;
+  const resolve = (from: string, id: string) => {
+    try {
+      return moduleApi.createRequire(from).resolve(`${id}/package.json`);
+    } catch {
+      return undefined;
+    }
+  };
+  const loaded = new Map<string, string | undefined>();
+  for (const file of Object.keys(load.cache)) {
+    const root = rootOf(file);
+    if (root !== undefined && !loaded.has(root)) loaded.set(root, version(root));
+  }
+  const app = new Map<string, string | undefined>();
+  const main = proc.argv?.[1] ?? `${proc.cwd?.()}/[eval]`;
+  for (const id of TFJS_PACKAGES) {
+    const entry = resolve(main, id);
+    const core = entry === undefined || id === TFJS_PACKAGES[0] ? entry : resolve(entry, TFJS_PACKAGES[0]);
+    const root = core === undefined ? undefined : rootOf(core);
+    if (root !== undefined && !app.has(root)) app.set(root, version(root));
+  }
+  return { loaded, app };
+}
+
+/**
+ * Whether another tfjs-core is in play, and its version: a copy loaded earlier made tfjs' global
+ * engine with its own Environment class; in Node, any copy of another version loaded, or reached by
+ * the app and so loaded later (Node runs the CommonJS modules an ES module imports before its body).
+ */
+function otherTfjsCore(ours: string): { present: boolean; version?: string } {
+  const cores = nodeTfjsCores();
+  const differs = (copies: Map<string, string | undefined>) => [...copies.values()].find((version) => version !== undefined && version !== ours);
+  const other = cores && differs(new Map([...cores.loaded, ...cores.app]));
+  return { present: other !== undefined || !(tf.env() instanceof tf.Environment), version: other };
+}
+
+/**
+ * Throws the one-line error of `tfjsCoreProblem` when the tfjs-core in use is unsupported or not the
+ * app's only copy. Every entry point calls it in its own body: a bare `import './compatibility'`
+ * would be dropped by bundlers, since package.json's `sideEffects` does not list the sources.
+ */
+export function checkTfjsCore(): void {
+  const other = otherTfjsCore(tf.version_core);
+  const problem = tfjsCoreProblem({ version: tf.version_core, sameCopy: !other.present, appVersion: other.version });
   if (problem !== null) throw new TrustError(problem);
 }
 
-checkTfjsCore();

@@ -3,7 +3,7 @@
  * TensorFlow.js. This entry is isomorphic (browser and Node); Node-only helpers live in
  * `tfjs-trust/node`, the HAM10000 pipeline in `tfjs-trust/ham10000`.
  */
-import './compatibility';
+import { checkTfjsCore } from './compatibility';
 export * from './errors';
 export * from './conventions';
 export { SeedStream } from './random';
@@ -11,3 +11,5 @@ export * from './layers';
 export * from './uncertainty';
 export * from './explain';
 export * from './keras';
+
+checkTfjsCore();

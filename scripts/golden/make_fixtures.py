@@ -17,9 +17,11 @@ warnings.filterwarnings('ignore', category=UserWarning)
 
 import dense_flipout  # noqa: E402  (after the environment is set)
 import grad_cam  # noqa: E402
+import tfp_weight_names  # noqa: E402
 import variational_layers  # noqa: E402
 
 if __name__ == '__main__':
     dense_flipout.write()
     grad_cam.write()
+    tfp_weight_names.write()
     variational_layers.write()

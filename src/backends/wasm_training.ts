@@ -9,9 +9,7 @@
  * slow one, all built from kernels WASM runs fast (see `conv_gradients.ts`, `segment_sum.ts`).
  * Importing registers nothing: kernels are global state, changed only by that call.
  */
-import '../compatibility';
-// Its kernels must be registered before ours, or it would overwrite the one this module replaces.
-import '@tensorflow/tfjs-backend-wasm';
+import { checkTfjsCore } from '../compatibility';
 import { registerTrainingKernels, trainingKernels } from './training_kernels';
 
 export type { TrainingKernel } from './training_kernels';
@@ -27,3 +25,4 @@ export function registerWasmTrainingKernels(): string[] {
   return registerTrainingKernels('wasm');
 }
 
+checkTfjsCore();

@@ -75,7 +75,8 @@ export interface CamRequest {
 }
 
 const DEFAULT_SCORE_CAM_BATCH_SIZE = 32;
-const CAM_OPTIONS = optionKeys<CamOptions>({
+/** Every option of `cam`, for the entry points that take them (or a subset). */
+export const CAM_OPTIONS = optionKeys<CamOptions>({
   method: true,
   raw: true,
   score: true,
@@ -163,7 +164,8 @@ export function gradCam(
   return camOf('gradCam', model, layerName, classIdx, images, { ...checked, method: 'gradcam' });
 }
 
-function camOf(who: string, model: tfl.LayersModel, layerName: string, classIdx: ClassTarget, images: tf.Tensor4D, options: CamOptions): tf.Tensor3D {
+/** `cam` under another name (`who`), with options already checked against that entry point's keys. */
+export function camOf(who: string, model: tfl.LayersModel, layerName: string, classIdx: ClassTarget, images: tf.Tensor4D, options: CamOptions): tf.Tensor3D {
   const request = prepareCam(who, model, layerName, classIdx, images, options);
   const sampling = checkOneOf(who, 'options.sampling', options.sampling ?? 'mean', SAMPLING_MODES);
   const seed = options.seed === undefined ? undefined : checkNumber(who, 'options.seed', options.seed, { integer: true });

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { ShapeError } from '../errors';
 import { SCORE_KINDS, type ClassTarget, type ScoreKind, type TargetFunction } from '../conventions';
 import { deprecated } from '../deprecation';
 import { withSampling } from '../layers/sampling';
-import { checkNumber, checkOneOf, checkOptions, describe, isTensor, optionKeys } from '../validation';
-import { checkClassifier, checkImages, classesOf, resolveClassTarget } from './model_checks';
+import { checkNumber, checkOneOf, checkOptions, isTensor, optionKeys } from '../validation';
+import { checkClassifier, checkImages, checkMaps, classesOf, resolveClassTarget } from './model_checks';
 import { classScores, withScore } from './score';
 
 /** What replaces the removed (deletion) or hidden (insertion) pixels. */
@@ -87,13 +86,8 @@ function saliencyCurve(who: 'deletionCurve' | 'insertionCurve', model: tfl.Layer
   const { classIdx, images, maps, options } = call;
   const numClasses = checkClassifier(model, who);
   checkImages(model, images, who);
-  const [batch, height, width] = images.shape;
-  if (!isTensor(maps) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
-    throw new ShapeError(
-      `${who}: maps must have shape ${describe([batch, height, width])} (one map per image, at the image size); ` +
-        `got ${isTensor(maps) ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
-    );
-  }
+  checkMaps(who, maps, images);
+  const batch = images.shape[0];
   const steps = checkNumber(who, 'options.steps', options.steps ?? DEFAULT_STEPS, { min: 1, integer: true });
   const baselineKind = checkOneOf(who, 'options.baseline', options.baseline ?? defaultBaseline, BASELINES);
   const scoreKind = checkOneOf(who, 'options.score', options.score ?? 'probability', SCORE_KINDS);

@@ -42,6 +42,18 @@ export function checkImages(model: tfl.LayersModel, images: unknown, who: string
   return images as tf.Tensor4D;
 }
 
+/** Checks that `maps` holds one map per image at the image size, [batch, H, W], as the faithfulness measures need. */
+export function checkMaps(who: string, maps: unknown, images: tf.Tensor4D): tf.Tensor3D {
+  const [batch, height, width] = images.shape;
+  if (!isTensor(maps) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
+    throw new ShapeError(
+      `${who}: maps must have shape ${describe([batch, height, width])} (one map per image, at the image size); ` +
+        `got ${isTensor(maps) ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
+    );
+  }
+  return maps as tf.Tensor3D;
+}
+
 /** Turns a ClassTarget into one class index per image, 'predicted' or a target function; throws on indices out of range. */
 export function resolveClassTarget(classIdx: unknown, batch: number, numClasses: number, who: string): ResolvedTarget {
   if (classIdx === 'predicted') return 'predicted';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { SCORE_KINDS, type ClassTarget, type ScoreKind } from '../conventions';
-import { ArgumentError, ShapeError } from '../errors';
+import { ArgumentError } from '../errors';
 import { withSampling } from '../layers/sampling';
 import { SeedStream } from '../random';
-import { checkNumber, checkOneOf, checkOptions, describe, isTensor, optionKeys } from '../validation';
-import { checkClassifier, checkImages, resolveClassTarget, type ResolvedTarget } from './model_checks';
+import { checkNumber, checkOneOf, checkOptions, describe, optionKeys } from '../validation';
+import { checkClassifier, checkImages, checkMaps, resolveClassTarget, type ResolvedTarget } from './model_checks';
 import { classScores, withScore } from './score';
 
 /** Options of `roadScore`. */
@@ -63,13 +63,8 @@ export function roadScore(
   const checked = checkOptions(who, options, ROAD_OPTIONS);
   const numClasses = checkClassifier(model, who);
   checkImages(model, images, who);
-  const [batch, height, width] = images.shape;
-  if (!isTensor(maps) || maps.rank !== 3 || maps.shape[0] !== batch || maps.shape[1] !== height || maps.shape[2] !== width) {
-    throw new ShapeError(
-      `${who}: maps must have shape ${describe([batch, height, width])} (one map per image, at the image size); ` +
-        `got ${isTensor(maps) ? describe(maps.shape) : describe(maps)}. Pass cam() maps without the raw option.`,
-    );
-  }
+  checkMaps(who, maps, images);
+  const batch = images.shape[0];
   const percentiles = checked.percentiles ?? DEFAULT_PERCENTILES;
   if (!Array.isArray(percentiles) || percentiles.length === 0 || !percentiles.every((p) => typeof p === 'number' && p > 0 && p < 100)) {
     throw new ArgumentError(`${who}: options.percentiles must be a non-empty array of numbers in (0, 100); got ${describe(percentiles)}.`);

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../node/model_io';
 import type { DataProblem, LesionRecord } from './dataset';
 import { loadImages } from './images';
 import { preprocessImages, type Preprocessing } from './preprocess';
+import { checkOptions, optionKeys } from '../validation';
 
 /**
  * The frozen part of the network, computed once per image. A frozen layer never changes, so its
@@ -79,8 +80,13 @@ export interface BuildFeatureCacheOptions {
   onProblem?: (problem: DataProblem) => void;
 }
 
+const BUILD_FEATURE_CACHE_OPTIONS = optionKeys<BuildFeatureCacheOptions>({
+  records: true, frozen: true, imageSize: true, preprocessing: true, file: true, chunkSize: true, onProgress: true, onProblem: true,
+});
+
 /** Runs every image through the frozen part once, in chunks, and keeps the rows (memory or disk). */
-export async function buildFeatureCache(options: BuildFeatureCacheOptions): Promise<{ cache: FeatureCache; problems: DataProblem[] }> {
+export async function buildFeatureCache(given: BuildFeatureCacheOptions): Promise<{ cache: FeatureCache; problems: DataProblem[] }> {
+  const options = checkOptions('buildFeatureCache', given, BUILD_FEATURE_CACHE_OPTIONS);
   const { records, frozen, imageSize, file, chunkSize = 32 } = options;
   const key = records.map((record) => record.imageId).join(',');
   const reused = file ? reuseDiskCache(file, key, records) : null;

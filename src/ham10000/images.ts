@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp, { type Sharp } from 'sharp';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import type { DataProblem, LesionRecord } from './dataset';
 
 /** How an image meets the target size: 'fill' stretches (as Keras' image loaders do), 'cover' crops the centre. */
@@ -65,7 +65,7 @@ export interface LoadedImages {
  * image were a tensor first.
  */
 export async function loadImages(records: readonly LesionRecord[], options: LoadImagesOptions): Promise<LoadedImages> {
-  const { height, width } = checkSize('loadImages', options);
+  const { height, width } = checkSize('loadImages', options, LOAD_IMAGES_OPTIONS);
   const concurrency = checkNumber('loadImages', 'options.concurrency', options.concurrency ?? 8, { min: 1, integer: true });
   const pixelsPerImage = height * width * RGB;
   const buffer = new Float32Array(records.length * pixelsPerImage);
@@ -112,7 +112,13 @@ function toProblem(error: unknown, record: LesionRecord): DataProblem {
   return { kind, file: record.imagePath, line: record.line, message };
 }
 
-function checkSize(who: string, options: ImageSize): Required<ImageSize> {
+const IMAGE_SIZE_KEYS = { height: true, width: true, fit: true } as const;
+const IMAGE_SIZE_OPTIONS = optionKeys<ImageSize>(IMAGE_SIZE_KEYS);
+const LOAD_IMAGES_OPTIONS = optionKeys<LoadImagesOptions>({ ...IMAGE_SIZE_KEYS, onProblem: true, concurrency: true });
+
+/** Checks the size options (and refuses unknown keys among `known`, by default those of ImageSize). */
+function checkSize(who: string, options: ImageSize, known: readonly string[] = IMAGE_SIZE_OPTIONS): Required<ImageSize> {
+  if (options !== undefined) checkOptions(who, options, known);
   return {
     height: checkNumber(who, 'options.height', options?.height, { min: 1, integer: true }),
     width: checkNumber(who, 'options.width', options?.width, { min: 1, integer: true }),

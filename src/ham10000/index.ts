@@ -2,7 +2,7 @@
  * The HAM10000 dermoscopy pipeline (Node only): dataset, VGG16 transfer learning with a Bayesian
  * head, crash-safe training, evaluation, prediction with uncertainty and Grad-CAM, HTML reports.
  */
-import '../compatibility';
+import { checkTfjsCore } from '../compatibility';
 export * from './data';
 export { vgg16, compactCnn } from './vgg16';
 export type { Vgg16Options, CompactCnnOptions } from './vgg16';
@@ -38,3 +38,5 @@ export type { ReportOptions } from './report';
 export { densityPlotSvg, reliabilitySvg, accuracyCoverageSvg } from './charts';
 export { main as runCli } from './cli';
 export type { CliIo } from './cli';
+
+checkTfjsCore();

@@ -124,7 +124,7 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss over the epoch: NLL plus the weighted KL term. */
   loss: number;
-  /** The weighted KL term at the epoch's last step. */
+  /** The weighted KL term, mean over the epoch's steps (with a scale-mixture prior each step's is one Monte Carlo draw). */
   kl: number;
   accuracy: number;
   /** Mean cross-entropy on the validation split (see RunConfig.validationSamples); null without one. */

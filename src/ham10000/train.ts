@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
 import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
-import { stochasticLayers, withSampling } from '../layers';
+import { negativeElboTerms, withSampling } from '../layers';
 import { SeedStream } from '../random';
 import { McPredictor } from '../uncertainty';
 import { saveModel } from '../node/model_io';
@@ -277,7 +277,7 @@ async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
       const batch = indices.slice(step * config.batchSize, (step + 1) * config.batchSize);
       const stats = trainStep(loop, batch, weights, seeds);
       totals.loss += stats.loss * batch.length;
-      totals.kl = stats.kl;
+      totals.kl += stats.kl;
       totals.correct += stats.correct;
       emit({ type: 'step', epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps, loss: stats.loss, kl: stats.kl, accuracy: stats.correct / batch.length });
       await new Promise((resolve) => setImmediate(resolve));
@@ -286,7 +286,7 @@ async function trainEpochs(loop: EpochLoop): Promise<TrainState> {
     const record: EpochRecord = {
       epoch: epoch + 1,
       loss: totals.loss / indices.length,
-      kl: totals.kl,
+      kl: totals.kl / steps,
       accuracy: totals.correct / indices.length,
       valLoss: validation?.loss ?? null,
       valAccuracy: validation?.accuracy ?? null,
@@ -364,11 +364,10 @@ function trainStep(loop: EpochLoop, batch: number[], weights: Record<number, num
       optimizer.minimize(
         () => {
           const probs = trainable.apply(x, { training: true }) as tf.Tensor;
-          const crossEntropy = tf.neg(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, EPSILON, 1))), -1));
-          const nll = tf.div(tf.sum(tf.mul(crossEntropy, exampleWeights)), batch.length);
-          kl = tf.keep(klTerm(trainable));
+          const elbo = negativeElboTerms(trainable, probs, oneHot, exampleWeights);
+          kl = tf.keep(elbo.kl);
           correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.argMax(oneHot, -1)), 'float32'))) as tf.Scalar;
-          return tf.add(nll, kl) as tf.Scalar;
+          return elbo.loss;
         },
         true,
         variables,
@@ -379,12 +378,6 @@ function trainStep(loop: EpochLoop, batch: number[], weights: Record<number, num
     tf.dispose([kl!, correct!]);
     return stats;
   });
-}
-
-/** The weighted KL terms the stochastic layers added to the loss. */
-function klTerm(model: tfl.LayersModel): tf.Scalar {
-  const terms = stochasticLayers(model).flatMap((layer) => layer.losses.map((loss) => loss() as tf.Scalar));
-  return terms.length === 0 ? tf.scalar(0) : (tf.addN(terms) as tf.Scalar);
 }
 
 /**

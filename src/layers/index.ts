@@ -57,3 +57,6 @@ export type {
   FixedNormalPriorSpec,
   LearnableNormalPriorSpec,
 } from './joint_posteriors';
+export { TFP_WEIGHT_NAMES, fromTfpWeightNames, toTfpWeightNames } from './tfp_names';
+export { klLoss, negativeElbo, negativeElboTerms } from './elbo';
+export type { NegativeElbo, NegativeElboOptions } from './elbo';

@@ -17,6 +17,8 @@ type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
 
 /** `sigma = softplus(rho) + SIGMA_FLOOR`: float32 machine epsilon, as TFP uses, so sigma never hits 0. */
 export const SIGMA_FLOOR = 1.1920929e-7;
+/** TFP's `default_mean_field_normal_fn` draws every posterior mean from N(0, 0.1). */
+const TFP_LOC_STDDEV = 0.1;
 
 /** Arguments every variational layer shares: activation, bias, prior, KL weight, sampling and initialisers. */
 export interface VariationalLayerArgs extends LayerArgs {
@@ -42,6 +44,11 @@ export interface VariationalLayerArgs extends LayerArgs {
   kernelLocInitializer?: InitializerSpec;
   /** Initialiser of the unconstrained scales rho. Default N(-3, 0.1), as TFP (sigma ≈ 0.049). */
   kernelRhoInitializer?: InitializerSpec;
+  /**
+   * Initialiser of the bias (its posterior mean). Default zeros, as a Keras Dense; `'tfp'` draws
+   * N(0, 0.1) as TFP's `default_mean_field_normal_fn` does (seeded by `seed`).
+   */
+  biasLocInitializer?: InitializerSpec | 'tfp';
 }
 
 /**
@@ -69,6 +76,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   readonly seed: number | undefined;
   protected readonly kernelLocInitializer: Initializer;
   protected readonly kernelRhoInitializer: Initializer;
+  protected readonly biasLocInitializer: Initializer;
 
   protected kernelLoc!: tfl.LayerVariable;
   protected kernelRho!: tfl.LayerVariable;
@@ -104,13 +112,17 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     this.kernelLocInitializer = resolveInitializer(
       who,
       'kernelLocInitializer',
-      args.kernelLocInitializer ?? tfl.initializers.randomNormal({ mean: 0, stddev: 0.1, seed: initSeeds.next() }),
+      args.kernelLocInitializer ?? tfl.initializers.randomNormal({ mean: 0, stddev: TFP_LOC_STDDEV, seed: initSeeds.next() }),
     );
     this.kernelRhoInitializer = resolveInitializer(
       who,
       'kernelRhoInitializer',
       args.kernelRhoInitializer ?? tfl.initializers.randomNormal({ mean: -3, stddev: 0.1, seed: initSeeds.next() }),
     );
+    // Drawn after the kernel's two, so choosing 'tfp' leaves the kernel's initial values as they were.
+    const tfpBias = tfl.initializers.randomNormal({ mean: 0, stddev: TFP_LOC_STDDEV, seed: initSeeds.next() });
+    const biasLoc = args.biasLocInitializer ?? tfl.initializers.zeros();
+    this.biasLocInitializer = biasLoc === 'tfp' ? tfpBias : resolveInitializer(who, 'biasLocInitializer', biasLoc);
     this.supportsMasking = true;
   }
 
@@ -136,7 +148,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     this.kernelRho = this.addWeight('kernel_rho', kernelShape, 'float32', this.kernelRhoInitializer);
     if (this.useBias) {
       const biasShape = [this.outputChannels];
-      this.biasLoc = this.addWeight('bias_loc', biasShape, 'float32', tfl.initializers.zeros());
+      this.biasLoc = this.addWeight('bias_loc', biasShape, 'float32', this.biasLocInitializer);
       if (this.biasPosterior === 'normal') {
         this.biasRho = this.addWeight('bias_rho', biasShape, 'float32', this.kernelRhoInitializer);
       }
@@ -218,6 +230,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
       seed: this.seed ?? null,
       kernelLocInitializer: serializeInitializer(this.kernelLocInitializer),
       kernelRhoInitializer: serializeInitializer(this.kernelRhoInitializer),
+      biasLocInitializer: serializeInitializer(this.biasLocInitializer),
       ...super.getConfig(),
     };
   }

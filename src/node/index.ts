@@ -1,5 +1,5 @@
 /** Node-only helpers of tfjs-trust: backends, files, images and Keras weights by path or on demand. The core lives in `tfjs-trust`. */
-import '../compatibility';
+import { checkTfjsCore } from '../compatibility';
 export { selectBackend, probeBackend, BACKENDS, BACKEND_ENV } from './backend';
 export type { BackendName, BackendProbe, SelectBackendOptions, SelectedBackend, ModuleLoader } from './backend';
 export { saveModel, loadModel, readModelArtifacts, writeFileAtomic, MODEL_JSON } from './model_io';
@@ -20,3 +20,5 @@ export {
   MOBILENET_V2_ROWS,
 } from './keras_applications';
 export type { WeightFileSpec, CachedWeightFileOptions, ImagenetArchitecture } from './keras_applications';
+
+checkTfjsCore();

@@ -2,23 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CAM_METHODS, DenseFlipout, cam, findLayer, gradCam } from '../../src';
 import { expectNoLeaks, maxAbsDiff } from '../helpers';
-import { gapModel, images, init, nestedAndFlat } from './models';
+import { activationsAt, gapModel, images, init, nestedAndFlat, referenceCam } from './models';
 
-/** CAM (Zhou et al. 2016) computed directly: ReLU(Σ_k w_k A_k), min-max normalised per image. */
-function referenceCam(activations: tf.Tensor4D, weights: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [batch, , , channels] = activations.shape;
-    const map = tf.relu(tf.sum(tf.mul(activations, tf.reshape(weights, [batch, 1, 1, channels])), -1));
-    const shifted = tf.sub(map, tf.min(map, [1, 2], true));
-    return tf.divNoNan(shifted, tf.max(shifted, [1, 2], true)) as tf.Tensor3D;
-  });
-}
-
-/** The activations at a layer, from a sub-model: independent of the engine's probe. */
-function activationsAt(model: tfl.LayersModel, layerName: string, x: tf.Tensor4D): tf.Tensor4D {
-  const sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layerName).output as tfl.SymbolicTensor });
-  return sub.predict(x) as tf.Tensor4D;
-}
 
 /** The head kernel's columns for the given classes, one row per image: [batch, channels]. */
 function kernelColumns(kernel: tf.Tensor, classes: number[]): tf.Tensor2D {

@@ -42,28 +42,14 @@ describe('guided backpropagation', () => {
     tf.dispose([image, guided]);
   });
 
-  it('leaves the model as it was, also when the pass throws: same activation object, plain gradients back, no leaks', async () => {
-    const model = tinyModel();
-    const conv = model.getLayer('conv') as unknown as { activation: unknown };
-    const activation = conv.activation;
-    const image = input();
-    const failing: TargetFunction = () => {
-      throw new Error('target failed');
-    };
-    await expectNoLeaks(() => guidedBackprop(model, c, image));
-    await expectNoLeaks(() => expect(() => guidedBackprop(model, failing, image)).toThrow('target failed'), () => undefined);
-    expect(conv.activation).toBe(activation);
-    const plain = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(model.apply(v) as tf.Tensor, tf.oneHot([c], 2))))(image));
-    expect(maxAbsDiff(plain, plainGradient)).toBeLessThan(1e-6);
-    tf.dispose([image, plain]);
-  });
-
   it('Guided Grad-CAM is the guided gradient times the upsampled CAM map', () => {
     const model = gapModel();
     const batch = images(2);
     const product = guidedGradCam(model, 'conv', [0, 2], batch, { method: 'layercam' });
     const expected = tf.tidy(() => tf.mul(guidedBackprop(model, [0, 2], batch), tf.expandDims(cam(model, 'conv', [0, 2], batch, { method: 'layercam' }), -1)));
     expect(maxAbsDiff(product, expected)).toBeLessThan(1e-6);
+    // Its maps must be at the image size: `raw` is not an option of guidedGradCam.
+    expect(() => guidedGradCam(model, 'conv', 0, batch, { raw: true } as never)).toThrow(/^guidedGradCam: options has unknown 'raw'/);
     tf.dispose([batch, product, expected]);
   });
 });
@@ -88,24 +74,6 @@ describe('FullGrad', () => {
     tf.dispose([image, maps]);
   });
 
-  it('leaves the model as it was, also when the pass throws; no leaks', async () => {
-    const model = tinyModel();
-    const conv = model.getLayer('conv') as unknown as { activation: unknown };
-    const activation = conv.activation;
-    const image = input();
-    await expectNoLeaks(() => fullGrad(model, 'predicted', image));
-    const failing: TargetFunction = () => {
-      throw new Error('target failed');
-    };
-    await expectNoLeaks(() => expect(() => fullGrad(model, failing, image)).toThrow('target failed'), () => undefined);
-    expect(conv.activation).toBe(activation);
-    // The forward pass is the model's own again: y_c = Σ_p V[p][c] ReLU(a x_p + b).
-    const output = model.predict(image) as tf.Tensor;
-    const expected = [0, 1].map((k) => V.reduce((sum, row, p) => sum + row[k] * Math.max(a * x[p] + b, 0), 0));
-    expect(maxAbsDiff(output, expected)).toBeLessThan(1e-6);
-    tf.dispose([image, output]);
-  });
-
   it('errors: an unknown option, a layer without a fixed output size', () => {
     const model = tinyModel();
     const image = input();
@@ -117,5 +85,29 @@ describe('FullGrad', () => {
       "fullGrad: layer 'conv' must have a fixed output size; got [null,null,null,1]. Build the model with a fixed input size.",
     );
     image.dispose();
+  });
+});
+
+describe.each([
+  ['guidedBackprop', guidedBackprop],
+  ['fullGrad', fullGrad],
+] as const)('%s leaves the model as it was', (_name, explain) => {
+  it("also when the pass throws: the same activation object, the model's own forward and gradients, no leaks", async () => {
+    const model = tinyModel();
+    const conv = model.getLayer('conv') as unknown as { activation: unknown };
+    const activation = conv.activation;
+    const image = input();
+    const failing: TargetFunction = () => {
+      throw new Error('target failed');
+    };
+    await expectNoLeaks(() => explain(model, 'predicted', image));
+    await expectNoLeaks(() => expect(() => explain(model, failing, image)).toThrow('target failed'), () => undefined);
+    expect(conv.activation).toBe(activation);
+    // y_c = Σ_p V[p][c] ReLU(a x_p + b), and its gradient the plain one.
+    const output = model.predict(image) as tf.Tensor;
+    expect(maxAbsDiff(output, [0, 1].map((k) => V.reduce((sum, row, p) => sum + row[k] * Math.max(a * x[p] + b, 0), 0)))).toBeLessThan(1e-6);
+    const plain = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(model.apply(v) as tf.Tensor, tf.oneHot([c], 2))))(image));
+    expect(maxAbsDiff(plain, plainGradient)).toBeLessThan(1e-6);
+    tf.dispose([image, output, plain]);
   });
 });

@@ -48,3 +48,19 @@ export function nestedAndFlat(size = 8, seed = 3): { nested: tfl.LayersModel; fl
 export function images(batch: number, size = 8, channels = 3, seed = 11): tf.Tensor4D {
   return tf.randomUniform([batch, size, size, channels], 0, 1, 'float32', seed) as tf.Tensor4D;
 }
+
+/** CAM (Zhou et al. 2016) computed directly: ReLU(Σ_k w_k A_k), min-max normalised per image. */
+export function referenceCam(activations: tf.Tensor4D, weights: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, , , channels] = activations.shape;
+    const map = tf.relu(tf.sum(tf.mul(activations, tf.reshape(weights, [batch, 1, 1, channels])), -1));
+    const shifted = tf.sub(map, tf.min(map, [1, 2], true));
+    return tf.divNoNan(shifted, tf.max(shifted, [1, 2], true)) as tf.Tensor3D;
+  });
+}
+
+/** The activations at a layer, from a sub-model: independent of the engine's probe. */
+export function activationsAt(model: tfl.LayersModel, layerName: string, x: tf.Tensor4D): tf.Tensor4D {
+  const sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layerName).output as tfl.SymbolicTensor });
+  return sub.predict(x) as tf.Tensor4D;
+}

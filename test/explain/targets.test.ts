@@ -3,22 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { cam, classMargin, classSum, deletionCurve, embeddingSimilarity, gradCam, tokensToGrid, type TargetFunction } from '../../src';
 import { dihedralTransform } from '../../src/uncertainty/views';
 import { expectNoLeaks, maxAbsDiff } from '../helpers';
-import { gapModel, images, init } from './models';
-
-/** CAM (Zhou et al. 2016) with weights w [batch, channels], min-max normalised per image. */
-function referenceCam(activations: tf.Tensor4D, weights: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [batch, , , channels] = activations.shape;
-    const map = tf.relu(tf.sum(tf.mul(activations, tf.reshape(weights, [batch, 1, 1, channels])), -1));
-    const shifted = tf.sub(map, tf.min(map, [1, 2], true));
-    return tf.divNoNan(shifted, tf.max(shifted, [1, 2], true)) as tf.Tensor3D;
-  });
-}
-
-function activationsAt(model: tfl.LayersModel, layerName: string, x: tf.Tensor4D): tf.Tensor4D {
-  const sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layerName).output as tfl.SymbolicTensor });
-  return sub.predict(x) as tf.Tensor4D;
-}
+import { activationsAt, gapModel, images, init, referenceCam } from './models';
 
 describe('target functions: Grad-CAM of a linear function of the logits after global average pooling is CAM with that combination of head columns', () => {
   // After GAP + dense, ∂(Σ_c a_c y_c)/∂A_k is Σ_c a_c W_kc / Z: Grad-CAM's weights are the same combination of columns.

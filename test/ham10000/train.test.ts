@@ -56,6 +56,22 @@ describe('train', () => {
     expect(fs.readdirSync(runPaths(path.join(dir, 'resumed')).checkpoints).sort()).toEqual(['epoch-0003', 'latest.json']);
   });
 
+  it("records each epoch's KL as the mean over its steps, not the last step's", async () => {
+    const steps: Array<{ epoch: number; kl: number }> = [];
+    const result = await train({
+      ...base('kl-mean'),
+      epochs: 2,
+      onEvent: (event) => event.type === 'step' && steps.push({ epoch: event.epoch, kl: event.kl }),
+    });
+    for (const record of result.state.history) {
+      const kls = steps.filter((step) => step.epoch === record.epoch).map((step) => step.kl);
+      expect(kls.length).toBeGreaterThan(1);
+      expect(record.kl).toBeCloseTo(kls.reduce((a, b) => a + b, 0) / kls.length, 10);
+      // The KL moves as the posterior trains, so the last step's is not the mean.
+      expect(record.kl).not.toBeCloseTo(kls[kls.length - 1], 10);
+    }
+  });
+
   it('cosine schedule: halves the rate at mid-run, never reaches 0, and steps by it (weights leave the constant run)', async () => {
     const config = { learningRate: 0.01, lrSchedule: 'cosine' as const, epochs: 4 };
     expect([0, 1, 2, 3].map((epoch) => learningRateAt(config, epoch))).toEqual(

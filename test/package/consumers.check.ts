@@ -20,6 +20,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
   version: string;
   peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  dependencies?: Record<string, string>;
 };
 const TFJS = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/@tensorflow/tfjs-core/package.json'), 'utf8')).version as string;
 /** The Node pipeline's optional peers: never installed by the core. */
@@ -113,7 +114,8 @@ function tsconfig(options: Record<string, string>): string {
 function externalImports(entry: string): string[] {
   const seen = new Set<string>();
   const external = new Set<string>();
-  const pattern = /\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']|\brequire\(["']([^"']+)["']\)/gm;
+  // Statements only (esbuild writes one per line start), not the same words inside an error message.
+  const pattern = /^(?:import|export|\})[^"'\n]*\bfrom\s*["']([^"']+)["'];?$|^import\s*["']([^"']+)["'];?$|\brequire\(["']([^"']+)["']\)/gm;
   const walk = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
@@ -173,10 +175,13 @@ describe('the tarball', () => {
     assert.match(license, /END OF TERMS AND CONDITIONS/);
   });
 
-  it('has a browser core that reaches only tfjs-core and tfjs-layers (no node: module, no optional peer)', () => {
+  it('has a browser core that reaches only tfjs and its own isomorphic dependencies (no Node module, no optional peer)', () => {
     const dist = path.join(tmp, 'unpacked', 'package', 'dist');
+    const allowed = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', ...Object.keys(pkg.dependencies ?? {})];
     for (const entry of ['index.mjs', 'index.js']) {
-      assert.deepEqual(externalImports(path.join(dist, entry)), ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'], entry);
+      const reached = externalImports(path.join(dist, entry));
+      assert.deepEqual(reached.filter((id) => !allowed.includes(id)), [], entry);
+      assert.ok(reached.includes('@tensorflow/tfjs-core'), `${entry} reaches ${reached.join(', ')}: the scan found no import`);
     }
   });
 
@@ -272,15 +277,21 @@ describe(`an app on @tensorflow/tfjs ${SKEW_TFJS}`, () => {
     assert.match(listed, new RegExp(`tfjs-core@${TFJS.replace(/\./g, '\\.')}`));
   });
 
-  it('gets one error at import naming both versions and the fix, under require and import', () => {
-    for (const args of [['-e', "require('@tensorflow/tfjs'); require('tfjs-trust')"], ['--input-type=module', '-e', "import '@tensorflow/tfjs'; import 'tfjs-trust';"]]) {
+  it('gets one error at import naming both versions and the fix, under require and import, tfjs loaded first or not', () => {
+    const orders = [
+      ['-e', "require('@tensorflow/tfjs'); require('tfjs-trust')"],
+      ['--input-type=module', '-e', "import '@tensorflow/tfjs'; import 'tfjs-trust';"],
+      ['-e', "require('tfjs-trust'); require('@tensorflow/tfjs')"],
+      ['--input-type=module', '-e', "import 'tfjs-trust'; import '@tensorflow/tfjs';"],
+    ];
+    for (const args of orders) {
       const result = run('node', args, skew);
       assert.equal(result.status, 1);
       const lines = result.stderr.split('\n').filter((line) => /tfjs-core|already registered/.test(line));
       assert.equal(lines.length, 1, result.stderr);
       assert.equal(
         lines[0],
-        `TrustError: tfjs-trust: two copies of @tensorflow/tfjs-core are loaded, ${SKEW_TFJS} (the app's) and ${TFJS} (tfjs-trust's); they share one engine ` +
+        `TrustError: tfjs-trust: two copies of @tensorflow/tfjs-core, ${SKEW_TFJS} (the app's) and ${TFJS} (tfjs-trust's); once both load they share one engine ` +
           `but not the Tensor class, so tensors break. Fix: use one version in ${pkg.peerDependencies['@tensorflow/tfjs-core']} everywhere (npm install @tensorflow/tfjs@${TFJS}, ` +
           `or the @tensorflow/* packages you use at ${TFJS}), then \`npm ls @tensorflow/tfjs-core\` must list a single version (npm dedupe).`,
       );

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { SeedStream } from '../../src';
 
 /**
@@ -40,6 +41,34 @@ export function expectClose(actual: tf.Tensor, expected: tf.Tensor | Nested, { f
   });
   expect(actual.shape).toEqual(shape);
   expect(error).toBeLessThanOrEqual(tolerance * scale);
+}
+
+/** A fixture case's model rebuilt with tfjs-layers and its images, alive while the case's tests run. */
+export interface Rebuilt {
+  model: tfl.LayersModel;
+  images: tf.Tensor4D;
+}
+
+/**
+ * Registers, inside a case's `describe`, the building of its model and images before its tests,
+ * their disposal after, and a first test that the rebuilt model gives the reference's logits.
+ */
+export function rebuildCase<C extends { images: Nested; logits: Nested }>(c: C, build: (c: C) => tfl.LayersModel, reference: string): Rebuilt {
+  const rebuilt = {} as Rebuilt;
+  beforeAll(() => {
+    rebuilt.model = build(c);
+    rebuilt.images = tf.tensor(c.images as number[]) as tf.Tensor4D;
+  });
+  afterAll(() => {
+    rebuilt.model.dispose();
+    rebuilt.images.dispose();
+  });
+  it(`the rebuilt tfjs model gives the ${reference} logits`, () => {
+    const logits = rebuilt.model.predict(rebuilt.images) as tf.Tensor;
+    expectClose(logits, c.logits);
+    logits.dispose();
+  });
+  return rebuilt;
 }
 
 /**

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { gradCam } from '../../src';
 import { expectNoLeaks } from '../helpers';
-import { expectClose, loadFixture, PARITY_TOLERANCE, type Nested } from './golden';
+import { expectClose, loadFixture, rebuildCase, PARITY_TOLERANCE, type Nested } from './golden';
 
 /** One layer of a fixture model: `kind` names the tfjs-layers factory, `options` its arguments. */
 interface LayerSpec {
@@ -80,30 +80,15 @@ const fixture = loadFixture<GradCamCase>('keras_grad_cam.json');
 
 describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versions.tf_keras}, TF ${fixture.versions.tensorflow})`, () => {
   describe.each(fixture.cases.map((c) => [c.name, c] as const))('model %s', (_name, c) => {
-    let model: tfl.LayersModel;
-    let images: tf.Tensor4D;
-    beforeAll(() => {
-      model = buildModel(c);
-      images = tf.tensor(c.images as number[]) as tf.Tensor4D;
-    });
-    afterAll(() => {
-      model.dispose();
-      images.dispose();
-    });
-
-    it('the rebuilt tfjs model gives the Keras logits', () => {
-      const logits = model.predict(images) as tf.Tensor;
-      expectClose(logits, c.logits);
-      logits.dispose();
-    });
+    const rebuilt = rebuildCase(c, buildModel, 'Keras');
 
     it.each(c.maps.map((m) => [m.layerName, m.image, m.classIdx, m] as const))(
       "layer %s, image %i, class %i: equals Keras's map, normalised as the library does",
       async (layerName, image, classIdx, map) => {
-        const one = imageAt(images, image);
+        const one = imageAt(rebuilt.images, image);
         const expected = libraryNormalisation(map.raw);
         await expectNoLeaks(() => {
-          const actual = gradCam(model, layerName, classIdx, one, { raw: true });
+          const actual = gradCam(rebuilt.model, layerName, classIdx, one, { raw: true });
           tf.tidy(() => expectClose(tf.squeeze(actual, [0]), expected));
           return actual;
         });
@@ -115,8 +100,8 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
       const withNegatives = c.maps.filter((m) => Math.min(...(m.raw as number[][]).flat()) < 0);
       expect(withNegatives.length).toBeGreaterThan(0);
       for (const map of withNegatives) {
-        const one = imageAt(images, map.image);
-        const actual = tf.tidy(() => tf.squeeze(gradCam(model, map.layerName, map.classIdx, one, { raw: true }), [0]));
+        const one = imageAt(rebuilt.images, map.image);
+        const actual = tf.tidy(() => tf.squeeze(gradCam(rebuilt.model, map.layerName, map.classIdx, one, { raw: true }), [0]));
         expectClose(actual, map.heatmap);
         tf.dispose([one, actual]);
       }
@@ -124,10 +109,10 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
 
     it('would notice the wrong class score: the probability gives other maps than the logit', () => {
       const map = c.maps[0];
-      const one = imageAt(images, map.image);
+      const one = imageAt(rebuilt.images, map.image);
       const expected = libraryNormalisation(map.raw);
       const error = tf.tidy(() => {
-        const actual = tf.squeeze(gradCam(model, map.layerName, map.classIdx, one, { raw: true, score: 'probability' }), [0]);
+        const actual = tf.squeeze(gradCam(rebuilt.model, map.layerName, map.classIdx, one, { raw: true, score: 'probability' }), [0]);
         return tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0];
       });
       expect(error).toBeGreaterThan(100 * PARITY_TOLERANCE);
@@ -137,7 +122,7 @@ describe(`gradCam matches the keras.io Grad-CAM recipe (tf_keras ${fixture.versi
     it("'predicted', batched, explains each image's Keras argmax in one call", () => {
       const argmax = (c.logits as number[][]).map((row) => row.indexOf(Math.max(...row)));
       for (const layerName of new Set(c.maps.map((m) => m.layerName))) {
-        const maps = gradCam(model, layerName, 'predicted', images, { raw: true });
+        const maps = gradCam(rebuilt.model, layerName, 'predicted', rebuilt.images, { raw: true });
         argmax.forEach((classIdx, image) => {
           const keras = c.maps.find((m) => m.layerName === layerName && m.image === image && m.classIdx === classIdx)!;
           const expected = libraryNormalisation(keras.raw);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { cam, fullGrad, guidedBackprop, roadScore, tokensToGrid, type CamMethod, type CamOptions } from '../../src';
 import { expectNoLeaks } from '../helpers';
-import { expectClose, loadFixture, type Nested } from './golden';
+import { expectClose, loadFixture, rebuildCase, type Nested } from './golden';
 
 /** The issue's bar: within 1e-4 of pytorch-grad-cam, on maps in [0, 1]. */
 const TOLERANCE = 1e-4;
@@ -70,27 +70,12 @@ const fixture = loadFixture<TorchCase>('pytorch_grad_cam.json');
 
 describe(`the issue-19 explanations match pytorch-grad-cam ${fixture.versions['grad-cam']} (torch ${fixture.versions.torch})`, () => {
   describe.each(fixture.cases.map((c) => [c.name, c] as const))('model %s', (name, c) => {
-    let model: tfl.LayersModel;
-    let images: tf.Tensor4D;
     const reshapeTransform = name === 'tokens' ? tokensToGrid(4, 4, { skipTokens: 0 }) : undefined;
-    beforeAll(() => {
-      model = buildModel(c);
-      images = tf.tensor(c.images as number[]) as tf.Tensor4D;
-    });
-    afterAll(() => {
-      model.dispose();
-      images.dispose();
-    });
-
-    it('the rebuilt tfjs model gives the torch logits', () => {
-      const logits = model.predict(images) as tf.Tensor;
-      expectClose(logits, c.logits);
-      logits.dispose();
-    });
+    const rebuilt = rebuildCase(c, buildModel, 'torch');
 
     it.each(c.maps.map((m) => [m.method, m.layerName, m] as const))('%s at %s, at the layer resolution', async (label, layerName, expected) => {
       await expectNoLeaks(() => {
-        const maps = cam(model, layerName, c.classes, images, { ...optionsOf(label), reshapeTransform });
+        const maps = cam(rebuilt.model, layerName, c.classes, rebuilt.images, { ...optionsOf(label), reshapeTransform });
         expectClose(maps, expected.maps, { tolerance: TOLERANCE });
         return maps;
       });
@@ -105,7 +90,7 @@ describe(`the issue-19 explanations match pytorch-grad-cam ${fixture.versions['g
     if (c.fullGrad) {
       it('FullGrad at the image resolution (bias terms upsampled bilinearly with half-pixel centres, as cv2.resize)', async () => {
         await expectNoLeaks(() => {
-          const maps = fullGrad(model, c.classes, images);
+          const maps = fullGrad(rebuilt.model, c.classes, rebuilt.images);
           expectClose(maps, c.fullGrad!, { tolerance: TOLERANCE });
           return maps;
         });
@@ -113,20 +98,20 @@ describe(`the issue-19 explanations match pytorch-grad-cam ${fixture.versions['g
     }
 
     if (c.guidedBackprop) {
-      it('guided backpropagation, relative to the largest gradient; the model is unchanged and normal gradients are back', async () => {
-        const before = model.predict(images) as tf.Tensor;
+      it('guided backpropagation, relative to the largest gradient; the rebuilt.model is unchanged and normal gradients are back', async () => {
+        const before = rebuilt.model.predict(rebuilt.images) as tf.Tensor;
         await expectNoLeaks(() => {
-          const gradients = guidedBackprop(model, c.classes, images);
+          const gradients = guidedBackprop(rebuilt.model, c.classes, rebuilt.images);
           expectClose(gradients, c.guidedBackprop!, { floor: 0, tolerance: TOLERANCE });
           return gradients;
         });
-        const after = model.predict(images) as tf.Tensor;
+        const after = rebuilt.model.predict(rebuilt.images) as tf.Tensor;
         expectClose(after, before, { floor: 0 });
         // The plain input gradient differs from the guided one: the ReLUs' own backward is restored.
         const plain = tf.tidy(() =>
-          tf.grad((x: tf.Tensor) => tf.sum(tf.mul(model.apply(x) as tf.Tensor, tf.oneHot(c.classes, 3))))(images),
+          tf.grad((x: tf.Tensor) => tf.sum(tf.mul(rebuilt.model.apply(x) as tf.Tensor, tf.oneHot(c.classes, 3))))(rebuilt.images),
         );
-        const guided = guidedBackprop(model, c.classes, images);
+        const guided = guidedBackprop(rebuilt.model, c.classes, rebuilt.images);
         expect(tf.tidy(() => tf.max(tf.abs(tf.sub(plain, guided))).dataSync()[0])).toBeGreaterThan(1e-3);
         tf.dispose([before, after, plain, guided]);
       });
@@ -137,7 +122,7 @@ describe(`the issue-19 explanations match pytorch-grad-cam ${fixture.versions['g
       it('ROAD with the noise off: the score changes after noisy-linear imputation, most and least relevant first', async () => {
         const maps = tf.tensor(road.maps as number[]) as tf.Tensor3D;
         const result = await expectNoLeaks(
-          () => roadScore(model, c.classes, images, maps, { percentiles: road.percentiles, noise: 0 }),
+          () => roadScore(rebuilt.model, c.classes, rebuilt.images, maps, { percentiles: road.percentiles, noise: 0 }),
           () => undefined,
         );
         const changes = (rows: { change: Nested }[]) => road.percentiles.map((_, p) => (rows[p].change as number[]));

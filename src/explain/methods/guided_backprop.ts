@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ClassTarget } from '../../conventions';
-import { cam, type CamOptions } from '../cam';
+import { CAM_OPTIONS, camOf, type CamOptions } from '../cam';
 import { layerAddresses } from '../find_layer';
 import { inputGradients, prepareInputPass, type InputGradientOptions } from '../input_pass';
 import { patch } from '../patch';
+import { checkOptions } from '../../validation';
 
 type Holder = { activation?: { getClassName?: () => string } };
 
@@ -72,9 +73,11 @@ export function guidedGradCam(
   images: tf.Tensor4D,
   options: Omit<CamOptions, 'raw'> = {},
 ): tf.Tensor4D {
-  const maps = cam(model, layerName, classIdx, images, options);
+  const who = 'guidedGradCam';
+  const checked = checkOptions(who, options, CAM_OPTIONS.filter((key) => key !== 'raw'));
+  const maps = camOf(who, model, layerName, classIdx, images, checked);
   try {
-    const { score, sampling, seed, checkFinite } = options;
+    const { score, sampling, seed, checkFinite } = checked;
     const guided = guidedBackprop(model, classIdx, images, { score, sampling, seed, checkFinite });
     // Selvaraju et al. 2017, sec. 3.2: the element-wise product of the guided gradients and the upsampled map.
     const product = tf.tidy(() => tf.mul(guided, tf.expandDims(maps, -1)) as tf.Tensor4D);
