@@ -14,15 +14,7 @@
 # end (seed, head, TTA, accuracy, balanced accuracy, macro AUC, NLL, ECE, 95 % ECE of a calibrated model);
 # skips when DATA is absent.
 set -euo pipefail
-seed="${1:-42}"
-data="${2:-../shared/ham10000}"
-out="${3:-runs/real}"
-cd "$(dirname "$0")/../.."
-if [ ! -f "$data/HAM10000_metadata.csv" ]; then
-  echo "ham10000.sh: no HAM10000 dataset at '$data' (HAM10000_metadata.csv missing); nothing to do." >&2
-  exit 0
-fi
-cli=(npx tsx src/ham10000/cli.ts)
+source "$(dirname "$0")/common.sh"
 recipe=(--arch compact --image-size 48 --epochs 30 --batch-size 32 --learning-rate 0.003 --lr-schedule cosine
         --balance none --augment --seed "$seed")
 hidden="${HIDDEN:-0}"

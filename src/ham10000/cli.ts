@@ -11,7 +11,7 @@ import { TrustError } from '../errors';
 import { LAPLACE_STRUCTURES } from '../layers';
 import { DEFAULT_LAPLACE_STRUCTURE } from '../uncertainty';
 import { compareEvaluationFiles } from './compare';
-import { evaluateRun } from './evaluate';
+import { DEFAULT_MIN_RECALL, evaluateRun, type MinRecall } from './evaluate';
 import { ARCHITECTURES, DEFAULT_TRAINABLE_LAYERS, HEADS, POOLINGS } from './model';
 import { localizeRun } from './localize';
 import { POSTHOC_METHODS } from './posthoc';
@@ -49,6 +49,15 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0.');
   return n;
+}
+
+/** `--min-recall mel=0.75` → { class: 'mel', recall: 0.75 }; `none` → null. */
+function minRecallOption(value: string): MinRecall | null {
+  if (value === 'none') return null;
+  const match = /^([A-Za-z_]+)=([0-9.]+)$/.exec(value);
+  const recall = match ? Number(match[2]) : NaN;
+  if (!match || !(recall >= 0 && recall <= 1)) throw new InvalidArgumentError("must be CLASS=RECALL with RECALL in [0, 1] (e.g. mel=0.75), or 'none'.");
+  return { class: match[1], recall };
 }
 
 /** --weights: the word 'imagenet', or a path that exists. */
@@ -170,9 +179,10 @@ function buildProgram(io: CliIo): Command {
     .option('--tta', tta)
     .addOption(new Option('--posthoc <method>', 'uncertainty without retraining: a last-layer Laplace posterior fitted to a --head dense run').choices(POSTHOC_METHODS))
     .addOption(new Option('--laplace-structure <kind>', 'covariance of the Laplace posterior').choices(LAPLACE_STRUCTURES).default(DEFAULT_LAPLACE_STRUCTURE))
+    .option('--min-recall <class=recall>', "recall floor of the fitted decision rule, met on the validation split ('none': balanced accuracy alone)", minRecallOption, DEFAULT_MIN_RECALL)
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
-      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure });
+      const evaluation = await evaluateRun({ model: o.model, data: o.data, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, checkpoint: o.checkpoint, posthoc: o.posthoc, laplaceStructure: o.laplaceStructure, minRecall: o.minRecall });
       const posthoc = evaluation.posthoc ? `-laplace-${evaluation.posthoc.structure}` : '';
       const file = path.join(o.model, `evaluation-${o.split}${posthoc}${evaluation.tta ? '-tta' : ''}${evaluation.checkpoint === 'last' ? '-last' : ''}.json`);
       writeFileAtomic(file, JSON.stringify(evaluation, null, 2));
@@ -183,6 +193,11 @@ function buildProgram(io: CliIo): Command {
         writeFileAtomic(runPaths(o.model).referral, JSON.stringify(referral, null, 2));
       }
       io.err(`ham10000: ${evaluation.count} images, accuracy ${evaluation.accuracy.toFixed(3)}, macro AUC ${evaluation.macroAuc.toFixed(3)}, ECE ${evaluation.ece.toFixed(3)} (a calibrated model: ${evaluation.eceIfCalibrated.mean.toFixed(3)}, 95 % below ${evaluation.eceIfCalibrated.upper.toFixed(3)}); written to ${file}\n`);
+      const mel = evaluation.classes.indexOf('mel');
+      for (const point of evaluation.operatingPoints) {
+        const melRecall = mel >= 0 && point.recall[mel] !== null ? `, melanoma recall ${point.recall[mel]!.toFixed(3)}` : '';
+        io.err(`  decision ${point.rule.padEnd(11)} accuracy ${point.accuracy.toFixed(3)}, balanced accuracy ${point.balancedAccuracy.toFixed(3)}${melRecall}\n`);
+      }
       io.out(`${JSON.stringify(evaluation)}\n`);
     });
 
@@ -210,10 +225,12 @@ function buildProgram(io: CliIo): Command {
     .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
     .addOption(libraryDefault('--layer <name>', 'layer explained', "the run's last convolution"))
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
+    .option('--aug-smooth', 'average each map over the 8 flips and quarter turns of the image (8 times the passes)')
+    .option('--limit <n>', 'only the first n images with a mask (quicker)', integer(1))
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
-      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, seed: o.seed });
-      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}.json`);
+      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, augSmooth: o.augSmooth === true, limit: o.limit, seed: o.seed });
+      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}${report.augSmooth ? '-augsmooth' : ''}${o.limit ? `-first${o.limit}` : ''}.json`);
       writeFileAtomic(file, JSON.stringify(report, null, 2));
       const pct = (value: number) => `${(100 * value).toFixed(1)} %`;
       io.err(`ham10000: ${report.images} images; ${report.method} at ${report.layer}: energy on the lesion ${pct(report.cam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +

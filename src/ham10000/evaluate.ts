@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
 import type { LaplaceStructure } from '../layers';
-import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
+import { checkNumber, checkOneOf, checkOptions, invalidArgument, optionKeys } from '../validation';
 import {
   DEFAULT_LAPLACE_STRUCTURE,
   dihedralViews,
@@ -15,10 +15,14 @@ import {
   calibrationNoise,
   ConformalClassifier,
   confusionMatrix,
+  decisionMetrics,
+  fitClassWeights,
   McPredictor,
   negativeLogLikelihood,
+  priorShiftWeights,
   rocAuc,
   setMetrics,
+  weightedDecisions,
   fitReferral,
   referralOutcome,
   type CalibrationBin,
@@ -129,6 +133,12 @@ export interface EvaluateOptions {
   tta?: boolean;
   /** The run's best model (default) or its last checkpoint's (e.g. to compare runs after the same number of epochs). */
   checkpoint?: RunModel;
+  /**
+   * The recall floor of the fitted decision rule (see `Evaluation.operatingPoints`), checked on the
+   * validation split where the rule is fitted; null fits balanced accuracy alone. Default
+   * DEFAULT_MIN_RECALL (melanoma 0.75).
+   */
+  minRecall?: MinRecall | null;
   /** Uncertainty added without retraining: 'laplace' fits a last-layer Laplace posterior to a dense-head run first (see `posthocLaplace`). Default none. */
   posthoc?: PosthocMethod;
   /** The Laplace posterior's structure (see `fitLastLayerLaplace`). Default `DEFAULT_LAPLACE_STRUCTURE` ('kron'). */
@@ -137,9 +147,44 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A recall one class must reach, by class name (e.g. `{ class: 'mel', recall: 0.75 }`). */
+export interface MinRecall {
+  class: string;
+  recall: number;
+}
+
+/** The fitted rule's default floor: a melanoma missed costs most, so its recall comes first (issue 20's goal). */
+export const DEFAULT_MIN_RECALL: MinRecall = { class: 'mel', recall: 0.75 };
+
+/** The decision rules an evaluation reports, all on the same predicted probabilities (see `OperatingPoint`). */
+export const DECISION_RULES = ['argmax', 'prior-shift', 'fitted'] as const;
+/** A decision rule (see DECISION_RULES). */
+export type DecisionRule = (typeof DECISION_RULES)[number];
+
+/**
+ * One operating point: a decision rule on the predictive distribution and its hard-decision
+ * metrics. 'argmax': the most probable class (best accuracy when calibrated). 'prior-shift':
+ * argmax_k p_k / π_k with π the training split's class frequencies, the Bayes decision for
+ * balanced accuracy when the probabilities are calibrated (Saerens et al. 2002), nothing fitted.
+ * 'fitted': class weights started at the prior shift and fitted on the run's validation split to
+ * maximise balanced accuracy with `minRecall` met there (`fitClassWeights`).
+ */
+export interface OperatingPoint {
+  rule: DecisionRule;
+  /** Decide argmax_k weights[k] · p_k (ones for 'argmax'). Equivalently: missing class k costs weights[k]. */
+  weights: number[];
+  /** The floor the fitted rule was fitted for, and whether it was met on the validation split; null for the others. */
+  minRecall: (MinRecall & { metOnValidation: boolean }) | null;
+  accuracy: number;
+  balancedAccuracy: number;
+  /** Per class, in `classes` order; null where the class is absent. */
+  recall: (number | null)[];
+  precision: (number | null)[];
+}
+
 /** The option names of `evaluateRun`, which `writeReport` extends. */
 export const EVALUATE_OPTIONS = optionKeys<EvaluateOptions>({
-  model: true, data: true, split: true, samples: true, seed: true, alpha: true, tta: true, checkpoint: true, posthoc: true, laplaceStructure: true, onProgress: true,
+  model: true, data: true, split: true, samples: true, seed: true, alpha: true, tta: true, checkpoint: true, posthoc: true, laplaceStructure: true, minRecall: true, onProgress: true,
 });
 
 /** One class's row of an evaluation; a ratio is null where its denominator is 0. */
@@ -174,6 +219,11 @@ export interface Evaluation {
   eceIfCalibrated: CalibrationNoise;
   /** Area under the accuracy-coverage curve, examples ordered by predictive entropy. */
   accuracyCoverageArea: number;
+  /**
+   * The argmax and the decision rules on the same probabilities (see OperatingPoint): the accuracy
+   * operating point and the balanced ones. Without the validation split only argmax and prior-shift.
+   */
+  operatingPoints: OperatingPoint[];
   /**
    * When a prediction may be called confident: thresholds fitted on the run's validation split
    * (see `fitReferral`), and what they do on the evaluated images; null without a validation split.
@@ -219,9 +269,11 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
     const predictOptions = { imageSize: config.imageSize, preprocessing: config.preprocessing, samples: options.samples, seed: options.seed, tta: options.tta };
     const predictions = await predictRecords(model, records, { ...predictOptions, onProgress: options.onProgress });
     const calibrationSet = await conformalCalibration(model, config, options.data, dataset.records, predictOptions);
+    const minRecall = options.minRecall === undefined ? DEFAULT_MIN_RECALL : options.minRecall;
     return {
       split,
       ...metricsOf(predictions, config.classes, alpha, calibrationSet),
+      operatingPoints: operatingPoints(predictions, calibrationSet, config, minRecall),
       samples: options.samples ?? EVALUATION_SAMPLES,
       tta: options.tta ?? false,
       checkpoint: options.checkpoint ?? 'best',
@@ -232,6 +284,36 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
     posthoc?.laplace.dispose();
     run.dispose();
   }
+}
+
+/**
+ * The operating points of `predictions` (see OperatingPoint): the prior-shift weights come from
+ * the run's training split, the fitted ones from its validation predictions, never from the
+ * evaluated images.
+ */
+export function operatingPoints(
+  predictions: Pick<RecordPredictions, 'probs' | 'labels'>,
+  validation: Pick<RecordPredictions, 'probs' | 'labels'> | null,
+  config: Pick<RunConfig, 'classes' | 'summary'>,
+  minRecall: MinRecall | null,
+): OperatingPoint[] {
+  const { classes } = config;
+  const floorIdx = minRecall === null ? -1 : classes.indexOf(minRecall.class);
+  if (minRecall !== null && floorIdx < 0) {
+    invalidArgument('evaluateRun', 'minRecall.class', `one of the run's classes (${classes.join(', ')})`, minRecall.class, `Use e.g. { class: 'mel', recall: 0.75 }.`);
+  }
+  const prior = priorShiftWeights(classes.map((name) => Math.max(config.summary.counts.train[name as keyof typeof config.summary.counts.train] ?? 0, 1)));
+  const point = (rule: DecisionRule, weights: number[], floor: OperatingPoint['minRecall']): OperatingPoint => {
+    const metrics = decisionMetrics(weightedDecisions(predictions.probs, weights), predictions.labels, classes.length);
+    return { rule, weights, minRecall: floor, accuracy: metrics.accuracy, balancedAccuracy: metrics.balancedAccuracy, recall: metrics.recall, precision: metrics.precision };
+  };
+  const points = [point('argmax', classes.map(() => 1), null), point('prior-shift', prior, null)];
+  if (validation && validation.probs.length > 0) {
+    const usable = minRecall !== null && validation.labels.includes(floorIdx);
+    const fit = fitClassWeights(validation.probs, validation.labels, { initial: prior, ...(usable ? { minRecall: { classIdx: floorIdx, recall: minRecall.recall } } : {}) });
+    points.push(point('fitted', fit.weights, minRecall === null ? null : { ...minRecall, metOnValidation: usable && fit.floorMet }));
+  }
+  return points;
 }
 
 /**
@@ -257,7 +339,7 @@ export function metricsOf(
   classes: string[],
   alpha: number,
   calibrationSet: RecordPredictions | null,
-): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'posthoc' | 'problems'> {
+): Omit<Evaluation, 'split' | 'samples' | 'tta' | 'checkpoint' | 'posthoc' | 'problems' | 'operatingPoints'> {
   const { probs, labels } = predictions;
   const matrix = confusionMatrix(probs, labels, classes.length);
   const auc = rocAuc(probs, labels);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DataError } from '../errors';
-import { checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
+import { checkBoolean, checkNumber, checkOneOf, checkOptions, optionKeys } from '../validation';
 import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../explain';
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages, readMask } from './images';
@@ -23,8 +23,16 @@ export interface LocalizeOptions {
   layer?: string;
   /** Pointing game: a peak within this many pixels of the mask is a hit. Default 0. */
   tolerance?: number;
+  /**
+   * Average each map over the 8 flips and quarter turns of the image, each view's map turned back
+   * before averaging (the CAM engine's `augSmooth`, as pytorch-grad-cam's aug_smooth). Costs 8
+   * times the passes. Default false.
+   */
+  augSmooth?: boolean;
   /** Default 0. */
   seed?: number;
+  /** Explain only the first N images with a mask (in split order), for a quicker measurement. Default: all. */
+  limit?: number;
   /** Images explained at once. Default 16. */
   batchSize?: number;
   /** Called after each batch with the images processed so far (for a progress bar). */
@@ -32,7 +40,7 @@ export interface LocalizeOptions {
 }
 
 const LOCALIZE_OPTIONS = optionKeys<LocalizeOptions>({
-  model: true, data: true, split: true, camSamples: true, method: true, layer: true, tolerance: true, seed: true, batchSize: true, onProgress: true,
+  model: true, data: true, split: true, camSamples: true, method: true, layer: true, tolerance: true, augSmooth: true, limit: true, seed: true, batchSize: true, onProgress: true,
 });
 
 /** Mean energy share inside the lesion and pointing-game hit rate of one kind of map. */
@@ -49,6 +57,8 @@ export interface LocalizationReport {
   camSamples: number;
   method: CamMethod;
   layer: string;
+  /** Whether the maps were averaged over the 8 dihedral views (see LocalizeOptions.augSmooth). */
+  augSmooth: boolean;
   /** The posterior-mean Bayesian CAM map of the predicted class. */
   cam: MapScore;
   /**
@@ -75,11 +85,13 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
   const camSamples = checkNumber(who, 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
+  const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
   const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
+  const augSmooth = checkBoolean(who, 'augSmooth', options.augSmooth ?? false);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
-    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null);
+    const records = evaluationRecords(dataset.records, run.config, split).filter((record) => record.maskPath !== null).slice(0, limit);
     if (records.length === 0) {
       throw new DataError(
         `${who}: data '${options.data}' must hold lesion masks (${MASK_FOLDER}/) for the ${split} images; found none. Add the masks folder.`,
@@ -100,7 +112,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
           const input = preprocessImages(loaded.images, run.config.preprocessing ?? 'caffe');
-          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, seed: (options.seed ?? 0) + start });
+          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, augSmooth, seed: (options.seed ?? 0) + start });
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });
           const ofCentre = localization(blobs, masks, { tolerance });
@@ -133,6 +145,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
       camSamples,
       method,
       layer,
+      augSmooth,
       cam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
       centre: { energyInside: mean(sums.centreEnergy), pointingHitRate: mean(sums.centreHits) },
       maskArea: mean(sums.area),

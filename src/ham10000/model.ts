@@ -6,19 +6,25 @@ import type { Backbone, BackboneOptions } from './backbone';
 import { mobilenetV2 } from './mobilenet_v2';
 import type { Preprocessing } from './preprocess';
 import { resnet50 } from './resnet50';
+import { resnetSmall } from './resnet_small';
 import { RUN_DEFAULTS } from './run';
 import { compactCnn, vgg16 } from './vgg16';
 
 /**
  * The convolutional bases `buildClassifier` knows: the article's VGG16, ResNet50 and MobileNetV2
- * (Keras' layers and names, pretrained weights when given), or a compact CNN trained from scratch.
+ * (Keras' layers and names, pretrained weights when given), or, trained from scratch, a compact CNN
+ * or a small residual network with batch norm.
  */
-export const ARCHITECTURES = ['vgg16', 'resnet50', 'mobilenetv2', 'compact'] as const;
+export const ARCHITECTURES = ['vgg16', 'resnet50', 'mobilenetv2', 'compact', 'resnet-small'] as const;
 /** A convolutional base (see ARCHITECTURES). */
 export type Architecture = (typeof ARCHITECTURES)[number];
 
+/** The bases trained from scratch: every layer trains, no weights to load. */
+type FromScratch = 'compact' | 'resnet-small';
+const FROM_SCRATCH: readonly Architecture[] = ['compact', 'resnet-small'];
+
 /** The bases that take pretrained weights, by architecture name. */
-const PRETRAINED_BASES: Record<Exclude<Architecture, 'compact'>, (options: BackboneOptions & { alpha?: number }) => Promise<Backbone>> = {
+const PRETRAINED_BASES: Record<Exclude<Architecture, FromScratch>, (options: BackboneOptions & { alpha?: number }) => Promise<Backbone>> = {
   vgg16: ({ alpha: _, ...options }) => vgg16(options),
   resnet50: ({ alpha: _, ...options }) => resnet50(options),
   mobilenetv2: mobilenetV2,
@@ -41,7 +47,7 @@ export const DEFAULT_TRAINABLE_LAYERS = 6;
  * for the compact CNN, trained from scratch.
  */
 export function defaultTrainableLayers(arch: Architecture, baseLayers: number): number {
-  return arch === 'vgg16' ? DEFAULT_TRAINABLE_LAYERS : arch === 'compact' ? baseLayers : 0;
+  return arch === 'vgg16' ? DEFAULT_TRAINABLE_LAYERS : FROM_SCRATCH.includes(arch) ? baseLayers : 0;
 }
 
 /** Default head pooling: 'flatten' for VGG16 (the article's head), global average pooling for the others (Keras' `pooling='avg'`). */
@@ -122,7 +128,7 @@ export async function buildClassifier(given: ClassifierOptions): Promise<Classif
   if (bayesianHidden && (headKind !== 'flipout' || denseUnits === 0)) {
     invalidArgument(who, 'bayesianHidden', "used only with head 'flipout' and denseUnits > 0", true, 'Add --dense <units> and keep --head flipout, or drop --bayesian-hidden.');
   }
-  if (options.weights !== undefined && arch === 'compact') {
+  if (options.weights !== undefined && FROM_SCRATCH.includes(arch)) {
     invalidArgument(who, 'weights', "given only with a pretrained architecture (vgg16, resnet50, mobilenetv2)", options.weights, 'Drop --weights or choose one of them with --arch.');
   }
   const inputShape: [number, number, number] = [imageSize, imageSize, 3];
@@ -130,7 +136,8 @@ export async function buildClassifier(given: ClassifierOptions): Promise<Classif
     invalidArgument(who, 'alpha', "given only with arch 'mobilenetv2'", options.alpha, 'Drop --alpha or use --arch mobilenetv2.');
   }
   const { weights, alpha } = options;
-  const backbone = arch === 'compact' ? compactCnn({ inputShape, seed }) : await PRETRAINED_BASES[arch]({ inputShape, weights, seed, ...(alpha === undefined ? {} : { alpha }) });
+  const backbone =
+    arch === 'compact' ? compactCnn({ inputShape, seed }) : arch === 'resnet-small' ? resnetSmall({ inputShape, seed }) : await PRETRAINED_BASES[arch]({ inputShape, weights, seed, ...(alpha === undefined ? {} : { alpha }) });
   const baseLayers = backbone.model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
   const trainable = checkNumber(who, 'trainableLayers', options.trainableLayers ?? defaultTrainableLayers(arch, baseLayers.length), {
     min: 0,

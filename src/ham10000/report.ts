@@ -6,7 +6,7 @@ import { classColour, localization } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
-import { EVALUATE_OPTIONS, evaluateRun, type Evaluation, type EvaluateOptions } from './evaluate';
+import { EVALUATE_OPTIONS, evaluateRun, type DecisionRule, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
 import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, loadRun } from './run';
@@ -94,6 +94,38 @@ const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1100px;color:#22
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}.warn{background:#fff3cd;padding:.6em;border:1px solid #e0c060}
 .card{border:1px solid #ddd;padding:1em;margin:1em 0;display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}.card img{width:200px}`;
 
+/** What each decision rule is, in one sentence for the report. */
+const RULE_TEXT: Record<DecisionRule, string> = {
+  argmax: 'the most probable class (the accuracy operating point)',
+  'prior-shift': 'argmax of p<sub>k</sub> / (training frequency of k): the Bayes decision for balanced accuracy if the probabilities are calibrated; nothing fitted',
+  fitted: 'class weights fitted on the validation split to maximise balanced accuracy',
+};
+
+/**
+ * The decision rules on the same predicted probabilities: per-class recall under each (melanoma
+ * first, the class a screening user least wants missed), their accuracy and balanced accuracy,
+ * and the weights each rule multiplies the probabilities by.
+ */
+function decisionSection(evaluation: Evaluation): string {
+  const points = evaluation.operatingPoints;
+  const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)} %`);
+  const order = evaluation.classes.map((_, k) => k).sort((a, b) => Number(evaluation.classes[b] === 'mel') - Number(evaluation.classes[a] === 'mel'));
+  const head = points.map((p) => `<th>${escapeXml(p.rule)}</th>`).join('');
+  const rows = [
+    ...order.map((k) => `<tr><th>recall ${escapeXml(evaluation.classes[k])}</th>${points.map((p) => `<td>${pct(p.recall[k])}</td>`).join('')}</tr>`),
+    `<tr><th>balanced accuracy</th>${points.map((p) => `<td><b>${pct(p.balancedAccuracy)}</b></td>`).join('')}</tr>`,
+    `<tr><th>accuracy</th>${points.map((p) => `<td><b>${pct(p.accuracy)}</b></td>`).join('')}</tr>`,
+  ];
+  const rules = points.map((p) => {
+    const floor = p.minRecall ? `, with ${escapeXml(p.minRecall.class)} recall at least ${p.minRecall.recall} there (${p.minRecall.metOnValidation ? 'met' : 'NOT met'} on validation)` : '';
+    const weights = evaluation.classes.map((c, k) => `${escapeXml(c)} ${p.weights[k].toFixed(2)}`).join(', ');
+    return `<li><b>${escapeXml(p.rule)}</b>: ${RULE_TEXT[p.rule]}${floor}. Weights: ${weights}.</li>`;
+  });
+  return `<h2>Decision rules: recall per class</h2><p>The same probabilities, decided by argmax<sub>k</sub> w<sub>k</sub> p<sub>k</sub>
+(missing class k costs w<sub>k</sub>). Choose the rule on the validation split; this table is the ${escapeXml(evaluation.split)} split.</p>
+<table><tr><th></th>${head}</tr>${rows.join('')}</table><ul>${rules.join('')}</ul>`;
+}
+
 function renderHtml(evaluation: Evaluation, warnings: string[], examples: Example[], options: ReportOptions): string {
   const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)} %`);
   const num = (value: number) => value.toFixed(3);
@@ -132,6 +164,7 @@ ${onLesion ? `Grad-CAM on lesion: ${pct(onLesion.energyInside)} of the map, peak
 ${warnings.map((w) => `<p class="warn">${escapeXml(w)}</p>`).join('')}
 <h2>Metrics</h2><table>${metrics.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${v}</td></tr>`).join('')}</table>
 <h2>Per class</h2><table><tr><th></th><th>images</th><th>precision</th><th>recall</th><th>AUC</th></tr>${perClass}</table>
+${decisionSection(evaluation)}
 <h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p><table><tr><th></th>${header}</tr>${matrix}</table>
 <h2>Calibration and selective prediction</h2>${reliabilitySvg(evaluation.reliability, evaluation.ece)} ${accuracyCoverageSvg(evaluation.accuracyCoverage, evaluation.accuracyCoverageArea)}
 <h2>Sample images</h2>${cards.join('\n')}

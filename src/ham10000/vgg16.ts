@@ -68,7 +68,7 @@ export function compactCnn(options: CompactCnnOptions): Backbone {
 }
 
 /** Roughly the largest magnitude of a VGG-preprocessed pixel (255 minus the smallest channel mean). */
-const VGG_INPUT_SCALE = 128;
+export const VGG_INPUT_SCALE = 128;
 
 /**
  * A Keras-style 3×3 same-padded ReLU convolution, initialised from `seeds` by `initializer`, or

@@ -1,9 +1,10 @@
 /**
  * Monte Carlo uncertainty: the predictor (a deterministic prefix run once, a stochastic suffix
  * sampled in batched calls), the uncertainty decomposition, density curves, calibration and
- * selective-prediction metrics, referral thresholds fitted on validation, paired comparisons of two models, temperature scaling, conformal prediction sets, and test-time
- * augmentation views that the Monte Carlo samples can mix with the weight noise; and uncertainty for
- * an already trained deterministic model: a last-layer Laplace posterior and deep ensembles.
+ * selective-prediction metrics, referral thresholds fitted on validation, paired comparisons of two models, temperature scaling, conformal prediction sets, test-time
+ * augmentation views that the Monte Carlo samples can mix with the weight noise, decision rules on
+ * top of the predictive distribution (cost matrices, prior shift, fitted class weights); and
+ * uncertainty for an already trained deterministic model: a last-layer Laplace posterior and deep ensembles.
  */
 export { McPredictor, mcPredict } from './predictor';
 export type { McPredictOptions } from './predictor';
@@ -26,3 +27,5 @@ export type { ReferralThresholds, ReferralOutcome, ReferralVerdict, FitReferralO
 export { fitLastLayerLaplace, LastLayerLaplace, MAX_FULL_PARAMETERS, DEFAULT_LAPLACE_STRUCTURE } from './laplace';
 export type { LastLayerLaplaceOptions } from './laplace';
 export { ensemblePredict } from './ensemble';
+export { minimumExpectedCost, weightedDecisions, priorShiftWeights, fitClassWeights, decisionMetrics } from './decision';
+export type { FitClassWeightsOptions, ClassWeightsFit, DecisionMetrics } from './decision';

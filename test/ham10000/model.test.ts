@@ -193,6 +193,47 @@ describe('buildClassifier', () => {
   it('refuses weights for the compact network and a bad architecture', async () => {
     const base = { imageSize: 32, numClasses: 7, trainingExamples: 10, seed: 1 };
     await expect(buildClassifier({ ...base, arch: 'compact', weights: '/x' })).rejects.toThrow(/weights must be given only with a pretrained architecture \(vgg16, resnet50, mobilenetv2\)/);
-    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'resnet50', 'mobilenetv2', 'compact'; got 'resnet'/);
+    await expect(buildClassifier({ ...base, arch: 'resnet' as 'vgg16' })).rejects.toThrow(/arch must be one of 'vgg16', 'resnet50', 'mobilenetv2', 'compact', 'resnet-small'; got 'resnet'/);
+  });
+});
+
+describe("buildClassifier: 'resnet-small'", () => {
+  it('is residual, halves the resolution once per stage after the first, and Grad-CAM looks at the last stage (8×8 at 64 px)', async () => {
+    const { model, camLayer, frozenLayerCount } = await buildClassifier({ arch: 'resnet-small', imageSize: 64, numClasses: 7, trainingExamples: 10, seed: 3 });
+    expect(frozenLayerCount).toBe(0);
+    expect(camLayer).toBe('stage3_out');
+    expect(model.getLayer(camLayer).outputShape).toEqual([null, 8, 8, 128]);
+    expect(model.getLayer('stage1_out').outputShape).toEqual([null, 32, 32, 32]);
+    expect(model.layers.filter((layer) => layer.getClassName() === 'Add').map((layer) => layer.name)).toEqual(['stage1_add', 'stage2_add', 'stage3_add']);
+    // A cut inside the first block would leave its shortcut behind.
+    expect(() => splitClassifier(model, 6)).toThrow(/trainableLayers must be a count that cuts the base between blocks/);
+    model.dispose();
+  });
+
+  it('updates the batch-norm statistics in training mode only, and saves and loads back with them', async () => {
+    const before = tf.memory().numTensors;
+    const { model } = await buildClassifier({ arch: 'resnet-small', imageSize: 16, numClasses: 7, trainingExamples: 10, seed: 3 });
+    const movingMean = () => model.getLayer('stem_bn').getWeights()[2].arraySync() as number[];
+    const x = tf.randomNormal([4, 16, 16, 3], 0, 50, 'float32', 6);
+    const start = movingMean();
+    tf.dispose(model.apply(x, { training: false }) as tf.Tensor);
+    expect(movingMean()).toEqual(start);
+    tf.dispose(model.apply(x, { training: true }) as tf.Tensor);
+    expect(movingMean()).not.toEqual(start);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resnet-'));
+    try {
+      await saveModel(model, dir);
+      const loaded = await loadModel(dir);
+      const mean = (m: tfl.LayersModel) => m.apply(x, { mode: 'mean' } as never) as tf.Tensor;
+      const [a, b] = [mean(model), mean(loaded)];
+      expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+      tf.dispose([a, b]);
+      loaded.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    x.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -66,6 +66,16 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     const noise = evaluation.eceIfCalibrated;
     expect(noise.resamples).toBe(1000);
     expect(0 < noise.mean && noise.mean < noise.upper && noise.upper < 1).toBe(true);
+    // The argmax operating point is the evaluation's own; the prior shift weighs by 1 / training frequency.
+    const [argmax, prior, fitted] = evaluation.operatingPoints;
+    expect(evaluation.operatingPoints.map((p) => p.rule)).toEqual(['argmax', 'prior-shift', 'fitted']);
+    expect(argmax.accuracy).toBeCloseTo(evaluation.accuracy, 12);
+    expect(argmax.balancedAccuracy).toBeCloseTo(evaluation.balancedAccuracy, 12);
+    expect(argmax.recall).toEqual(evaluation.perClass.map((c) => c.recall));
+    const trainCounts = config.classes.map((name: string) => config.summary.counts.train[name]);
+    const products = prior.weights.map((w, k) => w * trainCounts[k]);
+    for (const product of products) expect(product).toBeCloseTo(products[0], 9);
+    expect(fitted.minRecall).toMatchObject({ class: 'mel', recall: 0.75 });
   });
 
   it('evaluates with test-time augmentation: the same images, other probabilities, leaking nothing', async () => {
@@ -176,6 +186,13 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     const layerCam = await localizeRun({ model: run, data, camSamples: 3, seed: 4, method: 'layercam', layer: 'block2_conv1' });
     expect([layerCam.method, layerCam.layer, layerCam.images, layerCam.maskArea]).toEqual(['layercam', 'block2_conv1', report.images, report.maskArea]);
     expect(layerCam.cam.energyInside).not.toBeCloseTo(report.cam.energyInside, 6);
+    // --aug-smooth on the first image only (--limit): the same mask, another map, leaking nothing.
+    const smooth = await localizeRun({ model: run, data, camSamples: 2, seed: 4, augSmooth: true, limit: 1 });
+    const firstMask = await readMask(masked[0].maskPath!, { height: size, width: size });
+    expect([smooth.images, smooth.augSmooth]).toEqual([1, true]);
+    expect(smooth.maskArea).toBeCloseTo(tf.tidy(() => tf.mean(firstMask).arraySync() as number), 5);
+    firstMask.dispose();
+    expect(tf.memory().numTensors).toBe(before);
 
     // A corrupt mask is reported with its file and its image skipped; the others are still scored.
     const badMask = path.join(dir, 'bad-mask');
@@ -217,6 +234,10 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(tf.memory().numTensors).toBe(before);
     const html = fs.readFileSync(file, 'utf8');
     expect(html).toMatch(/Confusion matrix/);
+    // Per-class recall under each decision rule, melanoma first, and the rules' weights.
+    expect(html).toMatch(/Decision rules: recall per class<\/h2>[\s\S]*<th>argmax<\/th><th>prior-shift<\/th><th>fitted<\/th><\/tr><tr><th>recall mel<\/th>/);
+    expect(html.match(/<li><b>(argmax|prior-shift|fitted)<\/b>: /g)).toHaveLength(3);
+    expect(html.match(/Weights: akiec \d+\.\d\d, bcc \d+\.\d\d/g)).toHaveLength(3);
     expect(html).toMatch(/Accuracy-coverage \(area \d\.\d{3}\)/);
     expect(html.match(/data:image\/png;base64,/g)).toHaveLength(2 * 3);
     expect(html).toMatch(/Reliability diagram \(ECE \d\.\d{3}; n per bin\)/);
