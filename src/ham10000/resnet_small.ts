@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidArgument } from '../validation';
+import { checkOptions, invalidArgument, optionKeys } from '../validation';
 import { SeedStream } from '../random';
 import type { Backbone } from './backbone';
 import { VGG_INPUT_SCALE } from './vgg16';
@@ -27,6 +27,7 @@ const DEFAULT_STAGE_FILTERS = [32, 64, 128];
  * still sees the whole network.
  */
 export function resnetSmall(options: ResnetSmallOptions): Backbone {
+  checkOptions('resnetSmall', options, optionKeys<ResnetSmallOptions>({ inputShape: true, filters: true, seed: true }));
   const filters = options.filters ?? DEFAULT_STAGE_FILTERS;
   const [height, width, channels] = options.inputShape;
   const minSide = 2 ** filters.length;

@@ -63,27 +63,17 @@ export interface RunConfig {
   warnings: string[];
 }
 
+/** The settings of a run that have a default. */
+type DefaultedSetting =
+  | 'arch' | 'imageSize' | 'seed' | 'epochs' | 'batchSize' | 'learningRate' | 'lrSchedule' | 'head'
+  | 'denseUnits' | 'bayesianHidden' | 'validationSamples' | 'balance' | 'augment' | 'patience';
+
 /**
  * The settings a new run takes when `train` (or the CLI) is not given them: declared here only.
  * The pooling's default depends on the architecture (see `defaultPooling` in model.ts), and the
  * base layers trained on it too (`DEFAULT_TRAINABLE_LAYERS`).
  */
-export const RUN_DEFAULTS: Readonly<{
-  arch: Architecture;
-  imageSize: number;
-  seed: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  lrSchedule: LrSchedule;
-  head: Head;
-  denseUnits: number;
-  bayesianHidden: boolean;
-  validationSamples: number;
-  balance: Balance;
-  augment: boolean;
-  patience: number;
-}> = {
+export const RUN_DEFAULTS: Readonly<Required<Pick<RunConfig, DefaultedSetting>>> = {
   arch: 'vgg16',
   imageSize: 224,
   seed: 42,

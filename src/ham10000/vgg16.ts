@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { SeedStream } from '../random';
-import { checkOptions } from '../validation';
+import { checkOptions, optionKeys } from '../validation';
 import { imagenetWeightSpec } from '../node/keras_applications';
 import { BACKBONE_OPTION_KEYS, checkImageShape, initSeeds, kernelInit, withWeights, type Backbone, type BackboneOptions } from './backbone';
 
@@ -52,6 +52,7 @@ export interface CompactCnnOptions {
  * Grad-CAM. It takes the same input as VGG16, so the pipeline does not change with the network.
  */
 export function compactCnn(options: CompactCnnOptions): Backbone {
+  checkOptions('compactCnn', options, optionKeys<CompactCnnOptions>({ inputShape: true, filters: true, seed: true }));
   const filters = options.filters ?? [32, 64, 128];
   const inputShape = checkImageShape('compactCnn', options.inputShape, 2 ** filters.length);
   const seeds = new SeedStream(options.seed ?? 0, 'compact');

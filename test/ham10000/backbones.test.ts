@@ -4,6 +4,8 @@ import { batchNorm } from '../../src/ham10000/backbone';
 import { buildClassifier, splitClassifier } from '../../src/ham10000/model';
 import { mobilenetV2 } from '../../src/ham10000/mobilenet_v2';
 import { resnet50 } from '../../src/ham10000/resnet50';
+import { resnetSmall } from '../../src/ham10000/resnet_small';
+import { compactCnn } from '../../src/ham10000/vgg16';
 import { maxAbsDiff } from '../helpers';
 
 // The counts are Keras' own: keras.applications.X(input_shape=…, include_top=False, weights=None)
@@ -45,6 +47,9 @@ describe('backbones: Keras architectures layer for layer', () => {
   it('refuses unknown options naming the nearest, and images too small', async () => {
     await expect(mobilenetV2({ inputShape: [32, 32, 3], alpa: 1 } as never)).rejects.toThrow(/mobilenetV2: .*'alpa'.*'alpha'/);
     await expect(resnet50({ inputShape: [16, 16, 3] })).rejects.toThrow('resnet50: inputShape must be [height, width, 3] with sides >= 32; got [16, 16, 3]. Use a larger --image-size.');
+    // The from-scratch bases too, before building anything.
+    expect(() => compactCnn({ inputShape: [16, 16, 3], filter: [8] } as never)).toThrow(/^compactCnn: options has unknown 'filter'; did you mean 'filter' → 'filters'\?/);
+    expect(() => resnetSmall({ inputShape: [16, 16, 3], seeds: 1 } as never)).toThrow(/^resnetSmall: options has unknown 'seeds'; did you mean 'seeds' → 'seed'\?/);
   });
 });
 

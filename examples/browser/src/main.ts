@@ -126,13 +126,14 @@ async function renderMaps(): Promise<void> {
   const { analysis, display } = state;
   if (!analysis || !display) return;
   const alpha = numberInput('alpha');
-  $('alpha-value').textContent = alpha.toFixed(2);
   await drawOverlay($('overlay'), display, analysis.camMean, { alpha, colormap: 'jet' });
   drawColourScale($('overlay-scale'), 'jet', 1);
   const { scaled, max } = scaleToUnit(analysis.camStd);
   await drawOverlay($('uncertainty-map'), display, scaled, { alpha, colormap: 'viridis' });
   drawColourScale($('uncertainty-scale'), 'viridis', max);
   $('uncertainty-caption').textContent = `Grad-CAM standard deviation (yellow = ${max.toFixed(3)}, the largest)`;
+  // Shown once both maps are drawn at this alpha: what a reader (and the browser test) waits for.
+  $('alpha-value').textContent = alpha.toFixed(2);
 }
 
 /** What the JSON view shows and the browser test compares with the Node API. */
