@@ -256,9 +256,15 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
     .option('--tta', tta)
+    .addOption(new Option('--cam-method <name>', "CAM method of the sample images' maps").choices(CAM_METHODS).default('gradcam'))
+    .option('--cam-layer <name>', "layer those maps explain (default: the run's)")
+    .option('--aug-smooth', 'average those maps over the 8 flips and quarter turns')
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
-      const { file } = await writeReport({ model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples });
+      const { file } = await writeReport({
+        model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples,
+        camMethod: o.camMethod, camLayer: o.camLayer, augSmooth: o.augSmooth === true,
+      });
       io.err(`ham10000: report written to ${file}\n`);
       io.out(`${file}\n`);
     });

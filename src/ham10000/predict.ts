@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { DEFAULT_SAMPLES } from '../conventions';
 import { checkNumber, checkOptions, optionKeys } from '../validation';
-import { bayesianCam, overlay, type BayesianCam, type ColormapName } from '../explain';
+import { bayesianCam, overlay, type BayesianCam, type CamMethod, type ColormapName } from '../explain';
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { colourScaleSvg, densityPlotSvg } from './charts';
@@ -24,9 +24,15 @@ export interface ExplainImageOptions {
   tta?: boolean;
   /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
   display?: tf.Tensor3D;
+  /** The CAM method of the map. Default 'gradcam'. */
+  method?: CamMethod;
+  /** The layer explained. Default: the run's `camLayer`. */
+  layerName?: string;
+  /** Average the map over the 8 flips and quarter turns of the image (the CAM engine's augSmooth). Default false. */
+  augSmooth?: boolean;
 }
 
-const EXPLAIN_IMAGE_KEYS = { samples: true, camSamples: true, seed: true, tta: true, display: true } as const;
+const EXPLAIN_IMAGE_KEYS = { samples: true, camSamples: true, seed: true, tta: true, display: true, method: true, layerName: true, augSmooth: true } as const;
 const EXPLAIN_IMAGE_OPTIONS = optionKeys<ExplainImageOptions>(EXPLAIN_IMAGE_KEYS);
 
 /** Side of the images the CLI and the report draw overlays on: the model's input may be 32 px. */
@@ -84,7 +90,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
     } finally {
       prediction.dispose();
     }
-    cam = bayesianCam(run.model, run.config.camLayer, 'predicted', input, { samples: camSamples, seed });
+    cam = bayesianCam(run.model, options.layerName ?? run.config.camLayer, 'predicted', input, { samples: camSamples, seed, method: options.method, augSmooth: options.augSmooth });
   } finally {
     input.dispose();
   }
@@ -96,7 +102,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
     const stdPeak = tf.max(cam.std);
     camStdMax = (await stdPeak.data().finally(() => stdPeak.dispose()))[0];
     pngs = await Promise.all([
-      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: 'Grad-CAM, mean over the networks' }),
+      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: `${(options.method ?? 'gradcam') === 'gradcam' ? 'Grad-CAM' : options.method}, mean over the networks` }),
       overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
     ]);
     camMean = tf.clone(cam.mean);

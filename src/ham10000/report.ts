@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkOptions } from '../validation';
-import { classColour, localization } from '../explain';
+import { classColour, localization, type CamMethod } from '../explain';
 import { encodePng, writeFileAtomic } from '../node';
 import { accuracyCoverageSvg, escapeXml, reliabilitySvg } from './charts';
 import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './dataset';
@@ -17,6 +17,17 @@ export interface ReportOptions extends EvaluateOptions {
   out: string;
   /** Sample images shown with density plots and overlays: one per class first. Default 7. */
   examples?: number;
+  /** The CAM method of the sample images' maps. Default 'gradcam'. */
+  camMethod?: CamMethod;
+  /** The layer those maps explain. Default: the run's `camLayer`. */
+  camLayer?: string;
+  /** Average those maps over the 8 flips and quarter turns (e.g. LayerCAM at resnet-small's stage1_out finds the lesion best). Default false. */
+  augSmooth?: boolean;
+}
+
+/** How the report names the map it shows: 'Grad-CAM' by default, else the method, layer and smoothing. */
+function mapName(method: CamMethod | undefined, layer: string | undefined, augSmooth: boolean | undefined): string {
+  return `${(method ?? 'gradcam') === 'gradcam' ? 'Grad-CAM' : method}${layer ? ` at ${layer}` : ''}${augSmooth ? ', aug-smoothed' : ''}`;
 }
 
 interface Example {
@@ -34,7 +45,7 @@ interface Example {
  * on the lesion where a mask exists.
  */
 export async function writeReport(given: ReportOptions): Promise<{ file: string; evaluation: Evaluation }> {
-  const { out, examples: exampleCount, ...evaluateOptions } = checkOptions('writeReport', given, [...EVALUATE_OPTIONS, 'out', 'examples']);
+  const { out, examples: exampleCount, camMethod, camLayer, augSmooth, ...evaluateOptions } = checkOptions('writeReport', given, [...EVALUATE_OPTIONS, 'out', 'examples', 'camMethod', 'camLayer', 'augSmooth']);
   const options = { ...evaluateOptions, out };
   const count = checkNumber('writeReport', 'examples', exampleCount ?? 7, { min: 0, integer: true });
   const evaluation = await evaluateRun(evaluateOptions);
@@ -48,13 +59,13 @@ export async function writeReport(given: ReportOptions): Promise<{ file: string;
       const rgb = await readImage(record.imagePath, { height: size, width: size });
       const display = await readImage(record.imagePath, { height: DISPLAY_SIZE, width: DISPLAY_SIZE });
       try {
-        const explanation = await explainImage(run, rgb, { samples: options.samples ?? EVALUATION_SAMPLES, camSamples: CAM_SAMPLES, seed: options.seed, tta: options.tta, display });
+        const explanation = await explainImage(run, rgb, { samples: options.samples ?? EVALUATION_SAMPLES, camSamples: CAM_SAMPLES, seed: options.seed, tta: options.tta, display, method: camMethod, layerName: camLayer, augSmooth });
         examples.push({ record, explanation, imagePng: await encodePng(display), onLesion: await lesionShare(record, explanation.camMean, size) });
       } finally {
         tf.dispose([rgb, display]);
       }
     }
-    const html = renderHtml(evaluation, run.config.warnings, examples, options);
+    const html = renderHtml(evaluation, run.config.warnings, examples, options, mapName(camMethod, camLayer, augSmooth));
     fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
     writeFileAtomic(options.out, html);
   } finally {
@@ -126,7 +137,7 @@ function decisionSection(evaluation: Evaluation): string {
 <table><tr><th></th>${head}</tr>${rows.join('')}</table><ul>${rules.join('')}</ul>`;
 }
 
-function renderHtml(evaluation: Evaluation, warnings: string[], examples: Example[], options: ReportOptions): string {
+function renderHtml(evaluation: Evaluation, warnings: string[], examples: Example[], options: ReportOptions, map: string): string {
   const pct = (value: number | null) => (value === null ? '–' : `${(value * 100).toFixed(1)} %`);
   const num = (value: number) => value.toFixed(3);
   const conformal = evaluation.conformal;
@@ -156,9 +167,9 @@ function renderHtml(evaluation: Evaluation, warnings: string[], examples: Exampl
   const cards = examples.map(({ record, explanation: e, imagePng, onLesion }) => `<div class="card">
 <div><b>${escapeXml(record.imageId)}</b><br>true: ${escapeXml(record.dx)} (${escapeXml(CLASS_NAMES[record.dx as ClassName] ?? '')})<br>predicted: ${escapeXml(e.predicted)}<br>
 entropy ${num(e.predictiveEntropy)} nats<br>mutual information ${num(e.mutualInformation)} nats<br>
-${onLesion ? `Grad-CAM on lesion: ${pct(onLesion.energyInside)} of the map, peak ${onLesion.pointingHit ? 'on' : 'off'} the lesion` : 'no mask'}</div>
-<div><img src="${dataUri(imagePng)}" alt="image"><br>image</div><div><img src="${dataUri(e.camMeanPng)}" alt="Grad-CAM mean"><br>Grad-CAM mean</div>
-<div><img src="${dataUri(e.camStdPng)}" alt="Grad-CAM std"><br>Grad-CAM std (uncertainty; top of the scale ${e.camStdMax.toPrecision(3)})</div><div>${e.densitySvg}</div></div>`);
+${onLesion ? `${escapeXml(map)} on lesion: ${pct(onLesion.energyInside)} of the map, peak ${onLesion.pointingHit ? 'on' : 'off'} the lesion` : 'no mask'}</div>
+<div><img src="${dataUri(imagePng)}" alt="image"><br>image</div><div><img src="${dataUri(e.camMeanPng)}" alt="${escapeXml(map)} mean"><br>${escapeXml(map)} mean</div>
+<div><img src="${dataUri(e.camStdPng)}" alt="${escapeXml(map)} std"><br>${escapeXml(map)} std (uncertainty; top of the scale ${e.camStdMax.toPrecision(3)})</div><div>${e.densitySvg}</div></div>`);
   return `<!doctype html><html><head><meta charset="utf-8"><title>HAM10000 report</title><style>${STYLE}</style></head><body>
 <h1>HAM10000 model report</h1><p>Run <code>${escapeXml(path.resolve(options.model))}</code>, data <code>${escapeXml(path.resolve(options.data))}</code>, split <b>${evaluation.split}</b>, ${evaluation.samples} Monte Carlo samples${evaluation.tta ? ' over the 8 flips and quarter turns of each image' : ''}. ${evaluation.problems.length} images skipped.</p>
 ${warnings.map((w) => `<p class="warn">${escapeXml(w)}</p>`).join('')}

@@ -246,6 +246,12 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(html.match(new RegExp(`<span style="color:${classColour(4)}">■</span> mel`, 'g'))).toHaveLength(3);
     expect(html.match(/Grad-CAM on lesion: \d+\.\d % of the map/g)).toHaveLength(2);
     expect(html).not.toMatch(/src="(?!data:)/);
+    // Another map for the sample images: its name everywhere the map is named (label, caption and alt text).
+    const other = await writeReport({ model: run, data, out: path.join(dir, 'report-layercam.html'), samples: 4, examples: 1, seed: 1, camMethod: 'layercam', camLayer: 'block2_conv1', augSmooth: true });
+    const otherHtml = fs.readFileSync(other.file, 'utf8');
+    expect(otherHtml.match(/layercam at block2_conv1, aug-smoothed (on lesion|mean|std)/g)).toHaveLength(5);
+    expect(otherHtml).not.toMatch(/Grad-CAM (on lesion|mean|std)/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('runs through the CLI entry: JSON on stdout, one-line errors with a fix and non-zero exit codes', async () => {
