@@ -9,8 +9,8 @@
 #   HEAD=dense bash scripts/realdata/resnet_small.sh 42          # the same network without the Bayesian head
 #   EPOCHS=10 ...                                                # epochs of the cosine schedule (default 10)
 #
-# Needs tfjs-node (`bash scripts/tfjs-node-offline.sh`): about 6 minutes an epoch on 2 loaded cores
-# (measured 2026-11-29, shared machine), an hour with evaluation and localization. An interrupted
+# Needs tfjs-node (`bash scripts/tfjs-node-offline.sh`): 1.5-9 minutes an epoch on 2 shared cores
+# (measured 2026-11-29, depending on the load), about an hour with evaluation and localization. An interrupted
 # run continues where it stopped when the script is run again (train --resume). Logs in
 # OUT/r64-s<SEED>-<HEAD>.log; prints the operating points and localization lines at the end;
 # skips when DATA is absent.
@@ -29,3 +29,6 @@ if [ -f "$run/checkpoints/latest.json" ]; then resume=(--resume); fi
 "${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 2>&1 > /dev/null | grep '^ham10000: [0-9]'
 "${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 --method layercam --layer stage2_out 2>&1 > /dev/null | grep '^ham10000: [0-9]'
 "${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 --aug-smooth 2>&1 > /dev/null | grep '^ham10000: [0-9]'
+"${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 --method layercam --layer stage2_out --aug-smooth 2>&1 > /dev/null | grep '^ham10000: [0-9]'
+"${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 --method layercam --layer stage1_out 2>&1 > /dev/null | grep '^ham10000: [0-9]'
+"${cli[@]}" localize --model "$run" --data "$data" --cam-samples 2 --method layercam --layer stage1_out --aug-smooth 2>&1 > /dev/null | grep '^ham10000: [0-9]'
