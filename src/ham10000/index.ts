@@ -22,7 +22,7 @@ export type { BuildFeatureCacheOptions } from './feature_cache';
 export { train, learningRateAt } from './train';
 export type { TrainOptions, TrainEvent, TrainResult } from './train';
 export { readRunConfig, latestCheckpoint, runPaths, loadRun, recordsOfSplit, evaluationRecords, BALANCES, LR_SCHEDULES, RUN_DEFAULTS, EVALUATION_SAMPLES, CAM_SAMPLES, EVALUATION_SPLITS, RUN_MODELS } from './run';
-export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule, LoadedRun, RunModel, EvaluationSplit } from './run';
+export type { RunConfig, TrainState, EpochRecord, Balance, LrSchedule, LoadedRun, RunModel, EvaluationSplit, DefaultedSetting } from './run';
 export { evaluateRun, predictRecords, metricsOf, operatingPoints, DECISION_RULES, DEFAULT_MIN_RECALL } from './evaluate';
 export type { Evaluation, ImagePredictionRecord, EvaluateOptions, OperatingPoint, DecisionRule, MinRecall, PerClassMetrics, RecordPredictions, PredictRecordsOptions } from './evaluate';
 export { posthocLaplace, POSTHOC_METHODS } from './posthoc';

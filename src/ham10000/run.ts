@@ -64,7 +64,7 @@ export interface RunConfig {
 }
 
 /** The settings of a run that have a default. */
-type DefaultedSetting =
+export type DefaultedSetting =
   | 'arch' | 'imageSize' | 'seed' | 'epochs' | 'batchSize' | 'learningRate' | 'lrSchedule' | 'head'
   | 'denseUnits' | 'bayesianHidden' | 'validationSamples' | 'balance' | 'augment' | 'patience';
 
