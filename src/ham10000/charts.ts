@@ -7,9 +7,10 @@ import type { CalibrationBin, KernelDensity } from '../uncertainty';
  * accuracy-coverage curve. Each returns a complete `<svg>` document.
  */
 
-const WIDTH = 520;
+const WIDTH = 600;
 const HEIGHT = 320;
-const MARGIN = { left: 56, right: 120, top: 28, bottom: 44 };
+/** Room on the right for the legend: long enough for "akiec (clipped, peak 3003)". */
+const MARGIN = { left: 56, right: 190, top: 28, bottom: 44 };
 /** The model's line in single-series charts. */
 const MODEL_COLOUR = '#0072B2';
 
@@ -142,7 +143,7 @@ function linePlot(options: PlotOptions): string {
     parts.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"${series.dashed ? ' stroke-dasharray="5,4"' : ''}/>`);
     const ly = MARGIN.top + 14 + index * 18;
     parts.push(`<line x1="${WIDTH - MARGIN.right + 10}" y1="${ly - 4}" x2="${WIDTH - MARGIN.right + 30}" y2="${ly - 4}" stroke="${colour}" stroke-width="3"/>`);
-    parts.push(`<text x="${WIDTH - MARGIN.right + 36}" y="${ly}" font-size="12">${escapeXml(series.label)}</text>`);
+    parts.push(`<text x="${WIDTH - MARGIN.right + 36}" y="${ly}" font-size="11">${escapeXml(series.label)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">${parts.join('')}</svg>`;
 }
