@@ -12,12 +12,16 @@ export function scoreChannelPairs(
   score: (rows: number[], channels: number[]) => tf.Tensor1D,
 ): tf.Tensor2D {
   const [batch, , , channels] = context.activations.shape;
-  const scores: number[] = [];
-  for (let start = 0; start < batch * channels; start += context.scoreCamBatchSize) {
-    const pairs = Array.from({ length: Math.min(context.scoreCamBatchSize, batch * channels - start) }, (_, i) => start + i);
-    const chunk = tf.tidy(() => score(pairs.map((pair) => Math.floor(pair / channels)), pairs.map((pair) => pair % channels)));
-    scores.push(...chunk.dataSync());
-    chunk.dispose();
+  // The chunks stay on the backend and are joined once: no host read per forward pass (a blocking
+  // GPU sync on WebGL), and the chunks made so far are freed if a later one throws.
+  const chunks: tf.Tensor1D[] = [];
+  try {
+    for (let start = 0; start < batch * channels; start += context.scoreCamBatchSize) {
+      const pairs = Array.from({ length: Math.min(context.scoreCamBatchSize, batch * channels - start) }, (_, i) => start + i);
+      chunks.push(tf.tidy(() => score(pairs.map((pair) => Math.floor(pair / channels)), pairs.map((pair) => pair % channels))));
+    }
+    return tf.tidy(() => tf.reshape(tf.concat(chunks), [batch, channels]));
+  } finally {
+    tf.dispose(chunks);
   }
-  return tf.tensor2d(scores, [batch, channels]);
 }
