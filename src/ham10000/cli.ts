@@ -127,7 +127,7 @@ function buildProgram(io: CliIo): Command {
     common(command)
       .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
       .requiredOption('--data <dir>', data, existingPath('data folder'))
-      .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
+      .addOption(new Option('--split <which>', "the run's test split, its validation split (to choose settings), or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
   // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
   const useBackend = async (name: BackendName | undefined, verbose: boolean | undefined) => {

@@ -13,7 +13,7 @@ export interface LocalizeOptions {
   model: string;
   /** Dataset folder (HAM10000 layout) with lesion masks. */
   data: string;
-  /** 'test' (default): the run's test split; 'all': every image of `data`. */
+  /** 'test' (default): the run's test split; 'validation': its validation split (to choose a layer or method); 'all': every image of `data`. */
   split?: EvaluationSplit;
   /** Networks drawn per Bayesian Grad-CAM map. Default `CAM_SAMPLES` (8). */
   camSamples?: number;

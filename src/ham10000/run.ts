@@ -134,8 +134,12 @@ export interface TrainState {
   stoppedEarly: boolean;
 }
 
-/** What the commands that read a trained run evaluate on: the run's test split, or every image of a folder. */
-export const EVALUATION_SPLITS = ['test', 'all'] as const;
+/**
+ * What the commands that read a trained run evaluate on: the run's test split, its validation
+ * split (where settings such as the explanation layer are chosen, so the test split stays unseen),
+ * or every image of a folder.
+ */
+export const EVALUATION_SPLITS = ['test', 'validation', 'all'] as const;
 /** An evaluation split (see EVALUATION_SPLITS). */
 export type EvaluationSplit = (typeof EVALUATION_SPLITS)[number];
 
@@ -146,9 +150,9 @@ export function recordsOfSplit(records: readonly LesionRecord[], config: Pick<Ru
   return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
 }
 
-/** The records an evaluation split selects: the run's test side, or all of them. */
+/** The records an evaluation split selects: the run's test or validation side, or all of them. */
 export function evaluationRecords(records: readonly LesionRecord[], config: Pick<RunConfig, 'split'>, split: EvaluationSplit): LesionRecord[] {
-  return split === 'all' ? [...records] : recordsOfSplit(records, config).test;
+  return split === 'all' ? [...records] : recordsOfSplit(records, config)[split];
 }
 
 /** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */

@@ -192,6 +192,13 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect([smooth.images, smooth.augSmooth]).toEqual([1, true]);
     expect(smooth.maskArea).toBeCloseTo(tf.tidy(() => tf.mean(firstMask).arraySync() as number), 5);
     firstMask.dispose();
+    // The validation split, where a layer is chosen: its own masked images, none of the test's.
+    const validationIds = new Set(readRunConfig(run).split.validation);
+    const validationMasked = (await loadHam10000(data)).records.filter((r) => validationIds.has(r.imageId) && r.maskPath !== null);
+    const onValidation = await localizeRun({ model: run, data, split: 'validation', camSamples: 2, seed: 4 });
+    expect([onValidation.split, onValidation.images]).toEqual(['validation', validationMasked.length]);
+    expect(validationMasked.length).toBeGreaterThan(0);
+    expect(validationMasked.some((r) => testIds.has(r.imageId))).toBe(false);
     expect(tf.memory().numTensors).toBe(before);
 
     // A corrupt mask is reported with its file and its image skipped; the others are still scored.
