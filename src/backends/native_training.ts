@@ -12,6 +12,11 @@
  *   for the forward pass. oneDNN's pooling, which Keras gets from the graph rewrite and eager ops
  *   do not, takes 0.4 ms each way. Its backward pass reads the argmax from the forward pass'
  *   workspace, which tfjs does not keep, so the gradient runs oneDNN's forward pass again.
+ * - **Batch normalisation in training.** tfjs-layers builds it from `moments` and an inference
+ *   batch norm, and differentiates through both: ~40 elementwise passes a layer. TensorFlow's
+ *   `FusedBatchNormV3` / `FusedBatchNormGradV3` (training mode) do it in one pass each way. They
+ *   are kernels here (`BATCH_NORM_TRAINING_KERNEL`), which `nativeBatchNormalization`
+ *   (native_batch_norm.ts) calls: a kernel cannot fuse ops that tfjs-layers dispatches one by one.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -29,7 +34,7 @@ interface OpAttr {
 
 /** The part of tfjs-node's backend used here (tfjs-node is optional, so it is not imported). */
 interface NativeBackend {
-  binding: Record<'TF_ATTR_TYPE' | 'TF_ATTR_INT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_FLOAT', number>;
+  binding: Record<'TF_ATTR_TYPE' | 'TF_ATTR_INT' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_FLOAT', number>;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
   executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
 }
@@ -59,6 +64,75 @@ const reluGradient: tf.GradConfig = {
           ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: dyTensor, x }) as tf.Tensor)
           : tf.mul(dyTensor, tf.cast(tf.step(x), 'float32')),
     };
+  },
+};
+
+/**
+ * Training-mode batch normalisation over all axes but the last of a rank-4 float32 `x`: outputs
+ * [y, batchMean, batchVariance (unbiased, as TensorFlow returns it), and three tensors that only
+ * its gradient reads]. Attribute `epsilon`. Registered for the `tensorflow` backend only.
+ */
+export const BATCH_NORM_TRAINING_KERNEL = 'TfjsTrustBatchNormTraining';
+/** Its gradient: inputs dy, x, scale and the three reserve tensors; outputs [dx, dScale, dOffset]. */
+const BATCH_NORM_TRAINING_GRAD_KERNEL = 'TfjsTrustBatchNormTrainingGrad';
+
+/** The attributes FusedBatchNormV3 and its gradient share. */
+function batchNormAttrs(native: NativeBackend, epsilon: number): OpAttr[] {
+  const { TF_ATTR_TYPE, TF_ATTR_FLOAT, TF_ATTR_STRING, TF_ATTR_BOOL, TF_FLOAT } = native.binding;
+  return [
+    floatType(native),
+    { name: 'U', type: TF_ATTR_TYPE, value: TF_FLOAT },
+    { name: 'epsilon', type: TF_ATTR_FLOAT, value: epsilon },
+    { name: 'data_format', type: TF_ATTR_STRING, value: 'NHWC' },
+    { name: 'is_training', type: TF_ATTR_BOOL, value: true },
+  ];
+}
+
+const batchNormTrainingKernel: tf.KernelConfig = {
+  kernelName: BATCH_NORM_TRAINING_KERNEL,
+  backendName: NATIVE_BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { x, scale, offset } = inputs as Record<'x' | 'scale' | 'offset', tf.TensorInfo>;
+    const native = backend as unknown as NativeBackend;
+    const { epsilon } = attrs as { epsilon: number };
+    // Training mode ignores the running statistics: TensorFlow takes empty ones.
+    const none = tf.tensor1d([]);
+    try {
+      // The running statistics' update factor is tfjs-layers' business: 1 makes TF return the batch's own.
+      const average: OpAttr = { name: 'exponential_avg_factor', type: native.binding.TF_ATTR_FLOAT, value: 1 };
+      return native.executeMultipleOutputs('FusedBatchNormV3', [...batchNormAttrs(native, epsilon), average], [x, scale, offset, none, none], 6);
+    } finally {
+      none.dispose();
+    }
+  },
+};
+
+const batchNormTrainingGradKernel: tf.KernelConfig = {
+  kernelName: BATCH_NORM_TRAINING_GRAD_KERNEL,
+  backendName: NATIVE_BACKEND,
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { dy, x, scale, reserve1, reserve2, reserve3 } = inputs as Record<'dy' | 'x' | 'scale' | 'reserve1' | 'reserve2' | 'reserve3', tf.TensorInfo>;
+    const native = backend as unknown as NativeBackend;
+    const outputs = native.executeMultipleOutputs('FusedBatchNormGradV3', batchNormAttrs(native, (attrs as { epsilon: number }).epsilon), [dy, x, scale, reserve1, reserve2, reserve3], 5);
+    tf.dispose(outputs.slice(3)); // two placeholders TensorFlow returns for other devices
+    return outputs.slice(0, 3);
+  },
+};
+
+/**
+ * The gradient of the training batch norm with respect to x, scale and offset, through the batch
+ * statistics (what tfjs' gradients of `moments` and `batchNorm` compute, in one op). The batch
+ * statistics it also outputs feed only the running averages, which the loss does not read.
+ */
+const batchNormTrainingGradient: tf.GradConfig = {
+  kernelName: BATCH_NORM_TRAINING_KERNEL,
+  inputsToSave: ['x', 'scale'],
+  outputsToSave: [false, false, false, true, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [x, scale, reserve1, reserve2, reserve3] = saved;
+    const dy = (dys as tf.Tensor[])[0];
+    const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD_KERNEL, { dy, x, scale, reserve1, reserve2, reserve3 }, attrs) as tf.Tensor[];
+    return { x: () => dx, scale: () => dScale, offset: () => dOffset };
   },
 };
 
@@ -156,19 +230,21 @@ function replaceKernel(kernelName: string, kernelFunc: tf.KernelFunc): boolean {
 }
 
 /**
- * Registers the fused ReLU gradient and oneDNN's max pooling for the `tensorflow` backend
+ * Registers the fused ReLU gradient, oneDNN's max pooling and the training batch norm for the `tensorflow` backend
  * (idempotent); returns whether this call changed anything. Call it after loading tfjs-node:
  * loading it registers its kernels (the pooling ones replace these), and loading
  * `@tensorflow/tfjs` registers tfjs' gradients again, over this one. Changes nothing on other backends.
  */
 export function registerNativeTrainingKernels(): boolean {
   let changed = false;
-  if (tf.getKernel(RELU_GRAD_KERNEL, NATIVE_BACKEND) === undefined) {
-    tf.registerKernel(reluGradKernel);
+  for (const kernel of [reluGradKernel, batchNormTrainingKernel, batchNormTrainingGradKernel]) {
+    if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) !== undefined) continue;
+    tf.registerKernel(kernel);
     changed = true;
   }
-  if (tf.getGradient(tf.Relu) !== reluGradient) {
-    tf.registerGradient(reluGradient);
+  for (const gradient of [reluGradient, batchNormTrainingGradient]) {
+    if (tf.getGradient(gradient.kernelName) === gradient) continue;
+    tf.registerGradient(gradient);
     changed = true;
   }
   for (const [kernelName, kernelFunc] of REPLACEMENTS) changed = replaceKernel(kernelName, kernelFunc) || changed;
