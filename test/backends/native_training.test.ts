@@ -1,17 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RELU_GRAD_KERNEL, registerNativeTrainingKernels } from '../../src/backends/native_training';
-import { fitSmallCnn } from './small_cnn';
-
-/** tfjs-node where `npm run setup:native` (or npm install) put it; the native half of this file needs it. */
-function loadNative(): boolean {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, so loaded synchronously to decide it.skip
-    require('@tensorflow/tfjs-node');
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { fitSmallCnn, loadNative } from './small_cnn';
 
 const reluGradient = (x: tf.Tensor, dy: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x);
 const tfjsGradient = tf.getGradient(tf.Relu)!;
