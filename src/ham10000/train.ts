@@ -377,7 +377,9 @@ function trainStep(loop: EpochLoop, batch: number[], weights: Record<number, num
         variables,
       ),
     )!;
-    const stats = { loss: loss.dataSync()[0], kl: kl!.dataSync()[0], correct: correct!.dataSync()[0] };
+    // One read from the backend a step, not three: each read waits for the step to finish.
+    const [lossValue, klValue, correctValue] = tf.stack([loss, kl!, correct!]).dataSync();
+    const stats = { loss: lossValue, kl: klValue, correct: correctValue };
     // Kept tensors outlive every tidy: free them here.
     tf.dispose([kl!, correct!]);
     return stats;
