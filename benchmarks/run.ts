@@ -57,7 +57,7 @@ function progress(outcome: Result | Failure): void {
 async function main(): Promise<void> {
   const program = new Command('bench')
     .option('--backends <list>', `comma-separated, of ${BACKENDS.join(', ')}`, backendList, [...BACKENDS].reverse())
-    .option('--workloads <list>', 'comma-separated names or name prefixes (default: all)', list)
+    .option('--workloads <list>', "comma-separated name prefixes; a name ending in '$' is that workload alone (default: all)", list)
     .option('--quick', 'small sizes and few runs, for development', false)
     .option('--runs <n>', 'timed runs after the warm-up (default 10, 3 with --quick)', positiveInt)
     .option('--warmup <n>', 'untimed runs first', positiveInt, 2)
@@ -77,7 +77,8 @@ async function main(): Promise<void> {
     return;
   }
   const prefixes: string[] | undefined = opts.workloads;
-  const workloads = prefixes ? all.filter((w) => prefixes.some((p) => w.name.startsWith(p))) : all;
+  const matches = (name: string, p: string) => (p.endsWith('$') ? name === p.slice(0, -1) : name.startsWith(p));
+  const workloads = prefixes ? all.filter((w) => prefixes.some((p) => matches(w.name, p))) : all;
   if (!workloads.length) program.error(`--workloads matched none of: ${all.map((w) => w.name).join(', ')}`);
 
   const command = ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
