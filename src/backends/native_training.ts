@@ -4,12 +4,16 @@
  * full-size fills, two Selects): in a compact CNN's training step that was a quarter of the
  * kernel time. TensorFlow has the fused op Keras uses, `ReluGrad(dy, x)` (dy where x > 0, else 0):
  * one pass. `registerNativeTrainingKernels()` registers it as a kernel of the `tensorflow` backend
- * and routes tfjs' ReLU gradient to it there; every other backend keeps tfjs' own formula.
+ * and routes tfjs' ReLU gradient to it there; every other backend keeps tfjs' own formula. The
+ * same for softplus, whose gradient tfjs computes as Sigmoid then Mul: TensorFlow's
+ * `SoftplusGrad(dy, x)` is one pass, on the ρ of every variational kernel in every step.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 /** The name of the ReLU gradient kernel; registered for the `tensorflow` backend only. */
 export const RELU_GRAD_KERNEL = 'TfjsTrustReluGrad';
+/** The name of the softplus gradient kernel (σ = softplus(ρ) of every variational layer); `tensorflow` only. */
+export const SOFTPLUS_GRAD_KERNEL = 'TfjsTrustSoftplusGrad';
 /** tfjs-node's and tfjs-node-gpu's backend name. */
 const NATIVE_BACKEND = 'tensorflow';
 
@@ -19,42 +23,74 @@ interface NativeBackend {
   executeSingleOutput(name: string, attrs: { name: string; type: number; value: number }[], inputs: tf.TensorInfo[]): tf.TensorInfo;
 }
 
-const reluGradKernel: tf.KernelConfig = {
-  kernelName: RELU_GRAD_KERNEL,
-  backendName: NATIVE_BACKEND,
-  kernelFunc: ({ inputs, backend }) => {
-    const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
-    const native = backend as unknown as NativeBackend;
-    const type = { name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT };
-    return native.executeSingleOutput('ReluGrad', [type], [dy, x]);
-  },
-};
+/**
+ * A tfjs gradient TensorFlow computes in one fused op: the kernel registered for `tensorflow`
+ * (named `kernelName`, running `nativeOp(dy, x)`), and tfjs' own formula, kept everywhere else.
+ */
+interface FusedGradient {
+  forward: string;
+  kernelName: string;
+  nativeOp: string;
+  formula: (dy: tf.Tensor, x: tf.Tensor) => tf.Tensor;
+}
 
-/** tfjs' ReLU gradient, unchanged except that float32 tensors on `tensorflow` take the fused kernel. */
-const reluGradient: tf.GradConfig = {
-  kernelName: tf.Relu,
-  inputsToSave: ['x'],
-  gradFunc: (dy, saved) => {
-    const [x] = saved;
-    const dyTensor = dy as tf.Tensor;
-    return {
-      x: () =>
-        x.dtype === 'float32' && tf.getBackend() === NATIVE_BACKEND
-          ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: dyTensor, x }) as tf.Tensor)
-          : tf.mul(dyTensor, tf.cast(tf.step(x), 'float32')),
-    };
-  },
-};
+const FUSED_GRADIENTS: FusedGradient[] = [
+  // dy where x > 0, else 0.
+  { forward: tf.Relu, kernelName: RELU_GRAD_KERNEL, nativeOp: 'ReluGrad', formula: (dy, x) => tf.mul(dy, tf.cast(tf.step(x), 'float32')) },
+  // dy · sigmoid(x): one pass instead of Sigmoid then Mul, over every variational kernel's ρ each step.
+  { forward: tf.Softplus, kernelName: SOFTPLUS_GRAD_KERNEL, nativeOp: 'SoftplusGrad', formula: (dy, x) => tf.mul(dy, tf.sigmoid(x)) },
+];
+
+function fusedKernel({ kernelName, nativeOp }: FusedGradient): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: NATIVE_BACKEND,
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
+      const native = backend as unknown as NativeBackend;
+      const type = { name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT };
+      return native.executeSingleOutput(nativeOp, [type], [dy, x]);
+    },
+  };
+}
+
+/** tfjs' gradient, unchanged except that float32 tensors on `tensorflow` take the fused kernel. */
+function fusedGradient({ forward, kernelName, formula }: FusedGradient): tf.GradConfig {
+  return {
+    kernelName: forward,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const dyTensor = dy as tf.Tensor;
+      return {
+        x: () =>
+          x.dtype === 'float32' && tf.getBackend() === NATIVE_BACKEND
+            ? (tf.engine().runKernel(kernelName, { dy: dyTensor, x }) as tf.Tensor)
+            : formula(dyTensor, x),
+      };
+    },
+  };
+}
+
+/** Built once, so a registered gradient keeps its identity (what makes registration idempotent). */
+const REGISTRATIONS = FUSED_GRADIENTS.map((fused) => ({ kernel: fusedKernel(fused), gradient: fusedGradient(fused) }));
 
 /**
- * Registers the fused ReLU gradient for the `tensorflow` backend (idempotent); returns whether
- * this call changed anything. Call it after loading tfjs-node: loading `@tensorflow/tfjs`
- * registers tfjs' gradients again, over this one. Changes nothing on other backends.
+ * Registers the fused ReLU and softplus gradients for the `tensorflow` backend (idempotent);
+ * returns whether this call changed anything. Call it after loading tfjs-node: loading
+ * `@tensorflow/tfjs` registers tfjs' gradients again, over these. Changes nothing on other backends.
  */
 export function registerNativeTrainingKernels(): boolean {
-  const fresh = tf.getKernel(RELU_GRAD_KERNEL, NATIVE_BACKEND) === undefined;
-  if (fresh) tf.registerKernel(reluGradKernel);
-  if (!fresh && tf.getGradient(tf.Relu) === reluGradient) return false;
-  tf.registerGradient(reluGradient);
-  return true;
+  let changed = false;
+  for (const { kernel, gradient } of REGISTRATIONS) {
+    if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) === undefined) {
+      tf.registerKernel(kernel);
+      changed = true;
+    }
+    if (tf.getGradient(gradient.kernelName) !== gradient) {
+      tf.registerGradient(gradient);
+      changed = true;
+    }
+  }
+  return changed;
 }

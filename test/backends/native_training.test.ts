@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { RELU_GRAD_KERNEL, registerNativeTrainingKernels } from '../../src/backends/native_training';
+import { RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, registerNativeTrainingKernels } from '../../src/backends/native_training';
+import { maxAbsDiff } from '../helpers';
 import { fitSmallCnn } from './small_cnn';
 
 /** tfjs-node where `npm run setup:native` (or npm install) put it; the native half of this file needs it. */
@@ -14,9 +15,11 @@ function loadNative(): boolean {
 }
 
 const reluGradient = (x: tf.Tensor, dy: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x);
+const softplusGradient = (x: tf.Tensor, dy: tf.Tensor) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.softplus(v), dy)))(x);
 const tfjsGradient = tf.getGradient(tf.Relu)!;
+const tfjsSoftplusGradient = tf.getGradient(tf.Softplus)!;
 
-afterAll(() => tf.registerGradient(tfjsGradient));
+afterAll(() => [tfjsGradient, tfjsSoftplusGradient].forEach((gradient) => tf.registerGradient(gradient)));
 
 describe('registerNativeTrainingKernels', () => {
   it('registers once, and elsewhere than tensorflow the ReLU gradient is exactly tfjs\' formula', () => {
@@ -33,25 +36,43 @@ describe('registerNativeTrainingKernels', () => {
     tf.dispose([x, dy]);
   });
 
+  it("elsewhere than tensorflow the softplus gradient is exactly tfjs' formula, dy · sigmoid(x)", () => {
+    registerNativeTrainingKernels();
+    expect(tf.getKernel(SOFTPLUS_GRAD_KERNEL, 'tensorflow')).toBeDefined();
+    expect(tf.getKernel(SOFTPLUS_GRAD_KERNEL, 'cpu')).toBeUndefined();
+    const x = tf.tensor1d([-30, -3, -0.5, 0, 0.25, 3, 30]);
+    const dy = tf.randomNormal([7], 0, 1, 'float32', 4);
+    const expected = tf.mul(dy, tf.sigmoid(x));
+    const gradient = softplusGradient(x, dy);
+    expect(gradient.dataSync()).toEqual(expected.dataSync());
+    tf.dispose([x, dy, expected, gradient]);
+  });
+
   const native = loadNative();
   (native ? it : it.skip)('on tfjs-node: the fused gradient equals tfjs\' and a CNN trains to the same loss curve (needs tfjs-node)', async () => {
     await tf.setBackend('tensorflow');
-    tf.registerGradient(tfjsGradient); // loading tfjs-node re-registered it anyway
+    // Loading tfjs-node re-registered tfjs' gradients anyway.
+    [tfjsGradient, tfjsSoftplusGradient].forEach((gradient) => tf.registerGradient(gradient));
     // tfjs' per-kernel leak check (on under IS_TEST) trips on tfjs-node's own fusedMatMul kernel.
     tf.env().set('IS_TEST', false);
     const x = tf.randomNormal([4, 5, 6], 0, 1, 'float32', 2);
     const dy = tf.randomNormal([4, 5, 6], 0, 1, 'float32', 3);
     const reference = reluGradient(x, dy);
+    const softplusReference = softplusGradient(x, dy);
     const { losses: referenceLosses } = await fitSmallCnn();
     expect(registerNativeTrainingKernels()).toBe(true);
-    const profile = await tf.profile(() => reluGradient(x, dy));
-    expect(profile.kernels.map((k) => k.name)).toContain(RELU_GRAD_KERNEL);
+    const profile = await tf.profile(() => [reluGradient(x, dy), softplusGradient(x, dy)]);
+    expect(profile.kernels.map((k) => k.name)).toEqual(expect.arrayContaining([RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL]));
+    expect(profile.kernels.map((k) => k.name)).not.toContain('Sigmoid');
     const fused = reluGradient(x, dy);
     expect(fused.dataSync()).toEqual(reference.dataSync());
+    const fusedSoftplus = softplusGradient(x, dy);
+    // TensorFlow's SoftplusGrad computes dy / (1 + exp(−x)): the same value, rounded once less.
+    expect(maxAbsDiff(fusedSoftplus, softplusReference)).toBeLessThan(1e-6);
     const { losses, tensorsGained } = await fitSmallCnn();
     expect(tensorsGained).toBe(0);
     losses.forEach((loss, i) => expect(Math.abs(loss - referenceLosses[i])).toBeLessThan(1e-5 * referenceLosses[i]));
-    tf.dispose([x, dy, reference, fused, profile.result as tf.Tensor]);
+    tf.dispose([x, dy, reference, fused, softplusReference, fusedSoftplus, ...(profile.result as tf.Tensor[])]);
     tf.env().set('IS_TEST', true);
     await tf.setBackend('cpu');
   });
