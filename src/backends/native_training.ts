@@ -6,9 +6,11 @@
  * one pass. `registerNativeTrainingKernels()` registers it as a kernel of the `tensorflow` backend
  * and routes tfjs' ReLU gradient to it there; every other backend keeps tfjs' own formula. The
  * same for softplus, whose gradient tfjs computes as Sigmoid then Mul: TensorFlow's
- * `SoftplusGrad(dy, x)` is one pass, on the ρ of every variational kernel in every step.
+ * `SoftplusGrad(dy, x)` is one pass, on the ρ of every variational kernel in every step. And the
+ * Normal prior's KL sums squares with `L2Loss` (SUM_OF_SQUARES_KERNEL), one fused pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SUM_OF_SQUARES_KERNEL } from '../layers/priors';
 
 /** The name of the ReLU gradient kernel; registered for the `tensorflow` backend only. */
 export const RELU_GRAD_KERNEL = 'TfjsTrustReluGrad';
@@ -72,16 +74,30 @@ function fusedGradient({ forward, kernelName, formula }: FusedGradient): tf.Grad
   };
 }
 
+/** Σ t² by TensorFlow's `L2Loss` (Σ t² / 2, one pass), doubled: exact, as halving and doubling are. */
+const sumOfSquaresKernel: tf.KernelConfig = {
+  kernelName: SUM_OF_SQUARES_KERNEL,
+  backendName: NATIVE_BACKEND,
+  kernelFunc: ({ inputs, backend }) => {
+    const { x } = inputs as Record<'x', tf.TensorInfo>;
+    const native = backend as unknown as NativeBackend;
+    const type = { name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT };
+    return tf.tidy(() => tf.mul(native.executeSingleOutput('L2Loss', [type], [x]) as tf.Tensor, 2));
+  },
+};
+
 /** Built once, so a registered gradient keeps its identity (what makes registration idempotent). */
 const REGISTRATIONS = FUSED_GRADIENTS.map((fused) => ({ kernel: fusedKernel(fused), gradient: fusedGradient(fused) }));
 
 /**
- * Registers the fused ReLU and softplus gradients for the `tensorflow` backend (idempotent);
+ * Registers the fused ReLU and softplus gradients and the sum of squares of the Normal prior's KL
+ * for the `tensorflow` backend (idempotent);
  * returns whether this call changed anything. Call it after loading tfjs-node: loading
  * `@tensorflow/tfjs` registers tfjs' gradients again, over these. Changes nothing on other backends.
  */
 export function registerNativeTrainingKernels(): boolean {
-  let changed = false;
+  let changed = tf.getKernel(SUM_OF_SQUARES_KERNEL, NATIVE_BACKEND) === undefined;
+  if (changed) tf.registerKernel(sumOfSquaresKernel);
   for (const { kernel, gradient } of REGISTRATIONS) {
     if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) === undefined) {
       tf.registerKernel(kernel);

@@ -130,8 +130,19 @@ export class NormalPrior implements Prior {
   }
 }
 
+/**
+ * A kernel a backend may register to compute Σ t² (input `x`) in one fused pass:
+ * `registerNativeTrainingKernels` registers TensorFlow's `L2Loss` for `tensorflow`, where the
+ * matrix product below takes ~0.9 ms for a 1024 × 512 kernel against ~0.1 ms. Forward only: it
+ * serves the KL's value, whose gradient is written out.
+ */
+export const SUM_OF_SQUARES_KERNEL = 'TfjsTrustSumOfSquares';
+
 /** Σ t², as one matrix product [1, n]·[n, 1]: a single pass over `t` on every backend. */
 function sumOfSquares(t: tf.Tensor): tf.Scalar {
+  if (tf.getKernel(SUM_OF_SQUARES_KERNEL, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(SUM_OF_SQUARES_KERNEL, { x: t }) as tf.Scalar;
+  }
   return tf.tidy(() => {
     const row = tf.reshape(t, [1, t.size]);
     return tf.reshape(tf.matMul(row, row, false, true), []);

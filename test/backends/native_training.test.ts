@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, registerNativeTrainingKernels } from '../../src/backends/native_training';
+import { createPrior, SUM_OF_SQUARES_KERNEL } from '../../src/layers/priors';
 import { maxAbsDiff } from '../helpers';
 import { fitSmallCnn } from './small_cnn';
 
@@ -40,6 +41,8 @@ describe('registerNativeTrainingKernels', () => {
     registerNativeTrainingKernels();
     expect(tf.getKernel(SOFTPLUS_GRAD_KERNEL, 'tensorflow')).toBeDefined();
     expect(tf.getKernel(SOFTPLUS_GRAD_KERNEL, 'cpu')).toBeUndefined();
+    expect(tf.getKernel(SUM_OF_SQUARES_KERNEL, 'tensorflow')).toBeDefined();
+    expect(tf.getKernel(SUM_OF_SQUARES_KERNEL, 'cpu')).toBeUndefined();
     const x = tf.tensor1d([-30, -3, -0.5, 0, 0.25, 3, 30]);
     const dy = tf.randomNormal([7], 0, 1, 'float32', 4);
     const expected = tf.mul(dy, tf.sigmoid(x));
@@ -49,7 +52,7 @@ describe('registerNativeTrainingKernels', () => {
   });
 
   const native = loadNative();
-  (native ? it : it.skip)('on tfjs-node: the fused gradient equals tfjs\' and a CNN trains to the same loss curve (needs tfjs-node)', async () => {
+  (native ? it : it.skip)("on tfjs-node: the fused gradients equal tfjs', the KL sums squares in one op to the same value, and a CNN trains to the same loss curve (needs tfjs-node)", async () => {
     await tf.setBackend('tensorflow');
     // Loading tfjs-node re-registered tfjs' gradients anyway.
     [tfjsGradient, tfjsSoftplusGradient].forEach((gradient) => tf.registerGradient(gradient));
@@ -59,11 +62,18 @@ describe('registerNativeTrainingKernels', () => {
     const dy = tf.randomNormal([4, 5, 6], 0, 1, 'float32', 3);
     const reference = reluGradient(x, dy);
     const softplusReference = softplusGradient(x, dy);
+    const prior = createPrior('test', { mean: 0.5, stddev: 0.7 });
+    const [loc, sigma] = [tf.randomNormal([64, 32], 0, 0.1, 'float32', 4), tf.randomUniform([64, 32], 0.01, 0.2, 'float32', 5)];
+    const klReference = prior.divergence(loc, sigma).dataSync()[0];
     const { losses: referenceLosses } = await fitSmallCnn();
     expect(registerNativeTrainingKernels()).toBe(true);
-    const profile = await tf.profile(() => [reluGradient(x, dy), softplusGradient(x, dy)]);
-    expect(profile.kernels.map((k) => k.name)).toEqual(expect.arrayContaining([RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL]));
-    expect(profile.kernels.map((k) => k.name)).not.toContain('Sigmoid');
+    const profile = await tf.profile(() => [reluGradient(x, dy), softplusGradient(x, dy), prior.divergence(loc, sigma)]);
+    const kernelNames = profile.kernels.map((k) => k.name);
+    expect(kernelNames).toEqual(expect.arrayContaining([RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, SUM_OF_SQUARES_KERNEL]));
+    expect(kernelNames).not.toContain('Sigmoid');
+    expect(kernelNames).not.toContain('BatchMatMul');
+    const kl = (profile.result as tf.Tensor[])[2].dataSync()[0];
+    expect(Math.abs(kl - klReference)).toBeLessThan(1e-6 * Math.abs(klReference));
     const fused = reluGradient(x, dy);
     expect(fused.dataSync()).toEqual(reference.dataSync());
     const fusedSoftplus = softplusGradient(x, dy);
@@ -72,7 +82,7 @@ describe('registerNativeTrainingKernels', () => {
     const { losses, tensorsGained } = await fitSmallCnn();
     expect(tensorsGained).toBe(0);
     losses.forEach((loss, i) => expect(Math.abs(loss - referenceLosses[i])).toBeLessThan(1e-5 * referenceLosses[i]));
-    tf.dispose([x, dy, reference, fused, softplusReference, fusedSoftplus, ...(profile.result as tf.Tensor[])]);
+    tf.dispose([x, dy, reference, fused, softplusReference, fusedSoftplus, loc, sigma, ...(profile.result as tf.Tensor[])]);
     tf.env().set('IS_TEST', true);
     await tf.setBackend('cpu');
   });
