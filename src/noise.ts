@@ -35,7 +35,8 @@ const { edges, ratios, magnitudeLimits, magnitudeEdges } = (() => {
   for (let i = 0; i < LAYERS; i++) ratio[i] = x[i + 1] / x[i];
   // The rectangle test u < ratio with u = (m + 0.5)·2⁻²⁴ for the 24-bit magnitude m, as an integer
   // test m < limit, and u·x as (m + 0.5)·(x·2⁻²⁴): scaling by 2⁻²⁴ is exact, so fillNormal's
-  // numbers are bit for bit those of the floating-point test, ~20 % faster.
+  // numbers are bit for bit those of the floating-point test, and a little faster (5-17 % in most
+  // interleaved runs of a 1024 × 512 fill, throwaway `npx tsx` script, loaded 2-core machine).
   const limit = new Int32Array(LAYERS);
   const scaled = new Float64Array(LAYERS);
   for (let i = 0; i < LAYERS; i++) {
