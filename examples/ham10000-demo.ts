@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { main } from '../src/ham10000/cli';
 import { loadHam10000, writeSyntheticHam10000 } from '../src/ham10000/data';
-import { readRunConfig } from '../src/ham10000/run';
+import { localizationFile, readRunConfig, runExplanation } from '../src/ham10000/run';
 
 /** Synthetic images per class: enough for the classes to be learnt, few enough for ~1-2 minutes on 2 cores. */
 const SYNTHETIC_PER_CLASS = 40;
@@ -80,7 +80,7 @@ export async function runDemo(args: string[]): Promise<number> {
     [
       `run folder:     ${runFolder} (model/, checkpoints/, run.json)`,
       `metrics:        ${path.join(runFolder, 'evaluation-test.json')}`,
-      `localization:   ${path.join(runFolder, `localization-test-gradcam-${config.camLayer}.json`)}`,
+      `localization:   ${path.join(runFolder, localizationFile('test', runExplanation(config)))}`,
       `prediction:     ${path.join(out, 'prediction')} (density.png, gradcam-mean.png, gradcam-std.png)`,
       `report:         ${report}`,
       fs.existsSync(report) ? '' : 'the report is missing: see the errors above',

@@ -17,7 +17,7 @@ import { localizeRun } from './localize';
 import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
-import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
+import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, localizationFile, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
 import { train, type TrainEvent } from './train';
 import { version } from '../../package.json';
 
@@ -89,6 +89,13 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 }
 
+/** What the map options default to in the help: the run's map (`runExplanation`), which depends on its network. */
+const RUN_MAP_DEFAULT = {
+  method: "the run's: layercam for resnet-small, else gradcam",
+  layer: "the run's: stage1_out for resnet-small, else the last convolution",
+  augSmooth: "the run's: on for resnet-small",
+};
+
 /** An option whose default the library decides: --help shows it as `(default: shown)`. */
 function libraryDefault(flags: string, description: string, shown: string): Option {
   return new Option(flags, description).default(undefined, shown);
@@ -127,7 +134,7 @@ function buildProgram(io: CliIo): Command {
     common(command)
       .requiredOption('--model <run>', 'run folder of a trained model', existingPath('run folder'))
       .requiredOption('--data <dir>', data, existingPath('data folder'))
-      .addOption(new Option('--split <which>', "the run's test split, or every image of --data").choices(EVALUATION_SPLITS).default('test'));
+      .addOption(new Option('--split <which>', "the run's test split, its validation split (to choose settings), or every image of --data").choices(EVALUATION_SPLITS).default('test'));
   const tta = 'test-time augmentation: samples go round the 8 flips and quarter turns of each image';
   // selectBackend also registers the selected backend's training kernels: the pipeline's one global change.
   const useBackend = async (name: BackendName | undefined, verbose: boolean | undefined) => {
@@ -222,15 +229,16 @@ function buildProgram(io: CliIo): Command {
 
   runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')
     .option('--cam-samples <n>', 'networks drawn per map', integer(2), CAM_SAMPLES)
-    .addOption(new Option('--method <name>', 'CAM method').choices(CAM_METHODS).default('gradcam'))
-    .addOption(libraryDefault('--layer <name>', 'layer explained', "the run's last convolution"))
+    .addOption(libraryDefault('--method <name>', 'CAM method', RUN_MAP_DEFAULT.method).choices(CAM_METHODS))
+    .addOption(libraryDefault('--layer <name>', 'layer explained', RUN_MAP_DEFAULT.layer))
     .option('--tolerance <px>', 'pointing game: a peak this close to the mask is a hit', integer(0), 0)
-    .option('--aug-smooth', 'average each map over the 8 flips and quarter turns of the image (8 times the passes)')
+    .addOption(libraryDefault('--aug-smooth', 'average each map over the 8 flips and quarter turns of the image (8 times the passes)', RUN_MAP_DEFAULT.augSmooth))
+    .option('--no-aug-smooth', 'one view per map')
     .option('--limit <n>', 'only the first n images with a mask (quicker)', integer(1))
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
-      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, augSmooth: o.augSmooth === true, limit: o.limit, seed: o.seed });
-      const file = path.join(o.model, `localization-${o.split}-${report.method}-${report.layer}${report.augSmooth ? '-augsmooth' : ''}${o.limit ? `-first${o.limit}` : ''}.json`);
+      const report = await localizeRun({ model: o.model, data: o.data, split: o.split, camSamples: o.camSamples, method: o.method, layer: o.layer, tolerance: o.tolerance, augSmooth: o.augSmooth, limit: o.limit, seed: o.seed });
+      const file = path.join(o.model, localizationFile(o.split, report, o.limit));
       writeFileAtomic(file, JSON.stringify(report, null, 2));
       const pct = (value: number) => `${(100 * value).toFixed(1)} %`;
       io.err(`ham10000: ${report.images} images; ${report.method} at ${report.layer}: energy on the lesion ${pct(report.cam.energyInside)} (centred blob ${pct(report.centre.energyInside)}, ` +
@@ -256,14 +264,15 @@ function buildProgram(io: CliIo): Command {
     .option('--samples <n>', 'Monte Carlo samples per image', integer(2), EVALUATION_SAMPLES)
     .option('--examples <n>', 'sample images with plots and overlays', integer(0), 7)
     .option('--tta', tta)
-    .addOption(new Option('--cam-method <name>', "CAM method of the sample images' maps").choices(CAM_METHODS).default('gradcam'))
-    .option('--cam-layer <name>', "layer those maps explain (default: the run's)")
-    .option('--aug-smooth', 'average those maps over the 8 flips and quarter turns')
+    .addOption(libraryDefault('--cam-method <name>', "CAM method of the sample images' maps", RUN_MAP_DEFAULT.method).choices(CAM_METHODS))
+    .addOption(libraryDefault('--cam-layer <name>', 'layer those maps explain', RUN_MAP_DEFAULT.layer))
+    .addOption(libraryDefault('--aug-smooth', 'average those maps over the 8 flips and quarter turns', RUN_MAP_DEFAULT.augSmooth))
+    .option('--no-aug-smooth', 'one view per map')
     .action(async (o) => {
       await useBackend(o.backend, o.verbose);
       const { file } = await writeReport({
         model: o.model, data: o.data, out: o.out, split: o.split, samples: o.samples, seed: o.seed, tta: o.tta === true, examples: o.examples,
-        camMethod: o.camMethod, camLayer: o.camLayer, augSmooth: o.augSmooth === true,
+        camMethod: o.camMethod, camLayer: o.camLayer, augSmooth: o.augSmooth,
       });
       io.err(`ham10000: report written to ${file}\n`);
       io.out(`${file}\n`);

@@ -121,7 +121,11 @@ export interface EvaluateOptions {
   model: string;
   /** Dataset folder (HAM10000 layout). */
   data: string;
-  /** 'test': the run's test split; 'all': every image of `data` (a dataset the model never saw). Default 'test'. */
+  /**
+   * 'test': the run's test split; 'validation': its validation split (for choosing settings; the
+   * fitted decision rule and conformal sets are then calibrated on the images they are scored on);
+   * 'all': every image of `data` (a dataset the model never saw). Default 'test'.
+   */
   split?: EvaluationSplit;
   /** Monte Carlo samples per image. Default `EVALUATION_SAMPLES` (30). */
   samples?: number;
@@ -262,7 +266,7 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
     const dataset = await loadHam10000(options.data);
     const records = evaluationRecords(dataset.records, config, split);
     if (records.length === 0) {
-      throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'test' ? 'Give the --data folder the run was trained on, or --split all.' : 'Check the path.'}`);
+      throw new DataError(`evaluateRun: data '${options.data}' must hold images of the ${split} split; found none. ${split === 'all' ? 'Check the path.' : 'Give the --data folder the run was trained on, or --split all.'}`);
     }
     if (options.posthoc === 'laplace') posthoc = await posthocLaplace(run.model, config, options.laplaceStructure ?? DEFAULT_LAPLACE_STRUCTURE);
     const model = posthoc?.laplace.model ?? run.model;

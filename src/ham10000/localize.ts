@@ -5,7 +5,7 @@ import { bayesianCam, CAM_METHODS, localization, type CamMethod } from '../expla
 import { loadHam10000, MASK_FOLDER, type DataProblem, type LesionRecord } from './dataset';
 import { loadImages, readMask } from './images';
 import { preprocessImages } from './preprocess';
-import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, type EvaluationSplit } from './run';
+import { CAM_SAMPLES, evaluationRecords, EVALUATION_SPLITS, loadRun, runExplanation, type EvaluationSplit } from './run';
 
 /** Options of `localizeRun`: which images, how many sampled networks per map, and the pointing tolerance. */
 export interface LocalizeOptions {
@@ -13,20 +13,20 @@ export interface LocalizeOptions {
   model: string;
   /** Dataset folder (HAM10000 layout) with lesion masks. */
   data: string;
-  /** 'test' (default): the run's test split; 'all': every image of `data`. */
+  /** 'test' (default): the run's test split; 'validation': its validation split (to choose a layer or method); 'all': every image of `data`. */
   split?: EvaluationSplit;
   /** Networks drawn per Bayesian Grad-CAM map. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
-  /** The CAM method. Default 'gradcam'. */
+  /** The CAM method. Default: the run's map (`runExplanation`: 'layercam' for resnet-small, else 'gradcam'). */
   method?: CamMethod;
-  /** The layer explained. Default: the run's (its base's last convolution). */
+  /** The layer explained. Default: the run's map's ('stage1_out' for resnet-small, else its base's last convolution). */
   layer?: string;
   /** Pointing game: a peak within this many pixels of the mask is a hit. Default 0. */
   tolerance?: number;
   /**
    * Average each map over the 8 flips and quarter turns of the image, each view's map turned back
    * before averaging (the CAM engine's `augSmooth`, as pytorch-grad-cam's aug_smooth). Costs 8
-   * times the passes. Default false.
+   * times the passes. Default: the run's map's (true for resnet-small, else false).
    */
   augSmooth?: boolean;
   /** Default 0. */
@@ -86,8 +86,8 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
   const tolerance = checkNumber(who, 'tolerance', options.tolerance ?? 0, { min: 0, integer: true });
   const batchSize = checkNumber(who, 'batchSize', options.batchSize ?? 16, { min: 1, integer: true });
   const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
-  const method = checkOneOf(who, 'method', options.method ?? 'gradcam', CAM_METHODS);
-  const augSmooth = checkBoolean(who, 'augSmooth', options.augSmooth ?? false);
+  const method = options.method === undefined ? undefined : checkOneOf(who, 'method', options.method, CAM_METHODS);
+  const augSmooth = options.augSmooth === undefined ? undefined : checkBoolean(who, 'augSmooth', options.augSmooth);
   const run = await loadRun(options.model);
   try {
     const dataset = await loadHam10000(options.data);
@@ -98,7 +98,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
       );
     }
     const size = run.config.imageSize;
-    const layer = options.layer ?? run.config.camLayer;
+    const explanation = runExplanation(run.config, { method, layer: options.layer, augSmooth });
     const centre = centredBlob(size);
     const sums = { camEnergy: 0, camHits: 0, centreEnergy: 0, centreHits: 0, area: 0, stdInside: 0, stdOutside: 0, images: 0 };
     const problems: DataProblem[] = [...dataset.problems];
@@ -112,7 +112,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
         if (keptMasks.length > 0) {
           const masks = tf.stack(keptMasks) as tf.Tensor3D;
           const input = preprocessImages(loaded.images, run.config.preprocessing ?? 'caffe');
-          const cam = bayesianCam(run.model, layer, 'predicted', input, { samples: camSamples, method, augSmooth, seed: (options.seed ?? 0) + start });
+          const cam = bayesianCam(run.model, explanation.layer, 'predicted', input, { samples: camSamples, method: explanation.method, augSmooth: explanation.augSmooth, seed: (options.seed ?? 0) + start });
           const blobs = tf.tidy(() => tf.tile(tf.expandDims(centre, 0), [keptMasks.length, 1, 1])) as tf.Tensor3D;
           const ofCam = localization(cam.mean, masks, { tolerance });
           const ofCentre = localization(blobs, masks, { tolerance });
@@ -143,9 +143,7 @@ export async function localizeRun(given: LocalizeOptions): Promise<LocalizationR
       split,
       images: sums.images,
       camSamples,
-      method,
-      layer,
-      augSmooth,
+      ...explanation,
       cam: { energyInside: mean(sums.camEnergy), pointingHitRate: mean(sums.camHits) },
       centre: { energyInside: mean(sums.centreEnergy), pointingHitRate: mean(sums.centreHits) },
       maskArea: mean(sums.area),

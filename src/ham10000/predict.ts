@@ -8,7 +8,7 @@ import { bayesianCam, overlay, type BayesianCam, type CamMethod, type ColormapNa
 import { encodePng } from '../node';
 import { dihedralViews, mcPredict, type McSummary } from '../uncertainty';
 import { colourScaleSvg, densityPlotSvg } from './charts';
-import { CAM_SAMPLES, loadRun, type LoadedRun } from './run';
+import { CAM_SAMPLES, explanationName, loadRun, runExplanation, type LoadedRun } from './run';
 import { readImage } from './images';
 import { preprocessImages } from './preprocess';
 
@@ -24,11 +24,11 @@ export interface ExplainImageOptions {
   tta?: boolean;
   /** The same image at a size for people to look at (RGB 0..255); the overlays are drawn on it. Default: the model's input. */
   display?: tf.Tensor3D;
-  /** The CAM method of the map. Default 'gradcam'. */
+  /** The CAM method of the map. Default: the run's map (`runExplanation`: 'layercam' for resnet-small, else 'gradcam'). */
   method?: CamMethod;
-  /** The layer explained. Default: the run's `camLayer`. */
+  /** The layer explained. Default: the run's map's ('stage1_out' for resnet-small, else the run's `camLayer`). */
   layerName?: string;
-  /** Average the map over the 8 flips and quarter turns of the image (the CAM engine's augSmooth). Default false. */
+  /** Average the map over the 8 flips and quarter turns of the image (the CAM engine's augSmooth). Default: the run's map's (true for resnet-small). */
   augSmooth?: boolean;
 }
 
@@ -79,6 +79,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
   const camSamples = checkNumber('explainImage', 'camSamples', options.camSamples ?? CAM_SAMPLES, { min: 2, integer: true });
   const seed = options.seed ?? 0;
   const { classes } = run.config;
+  const explanation = runExplanation(run.config, { method: options.method, layer: options.layerName, augSmooth: options.augSmooth });
   const input = tf.tidy(() => preprocessImages(tf.expandDims(rgb, 0) as tf.Tensor4D, run.config.preprocessing ?? 'caffe'));
   let summary: McSummary;
   let cam: BayesianCam;
@@ -90,7 +91,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
     } finally {
       prediction.dispose();
     }
-    cam = bayesianCam(run.model, options.layerName ?? run.config.camLayer, 'predicted', input, { samples: camSamples, seed, method: options.method, augSmooth: options.augSmooth });
+    cam = bayesianCam(run.model, explanation.layer, 'predicted', input, { samples: camSamples, seed, method: explanation.method, augSmooth: explanation.augSmooth });
   } finally {
     input.dispose();
   }
@@ -102,7 +103,7 @@ export async function explainImage(run: LoadedRun, rgb: tf.Tensor3D, given: Expl
     const stdPeak = tf.max(cam.std);
     camStdMax = (await stdPeak.data().finally(() => stdPeak.dispose()))[0];
     pngs = await Promise.all([
-      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: `${(options.method ?? 'gradcam') === 'gradcam' ? 'Grad-CAM' : options.method}, mean over the networks` }),
+      overlayPng(shown, cam.mean, { colormap: 'jet', top: 1, label: `${explanationName(explanation)}, mean over the networks` }),
       overlayPng(shown, cam.std, { colormap: 'viridis', top: camStdMax, label: 'standard deviation of the map' }),
     ]);
     camMean = tf.clone(cam.mean);

@@ -9,7 +9,7 @@ import { CLASS_NAMES, loadHam10000, type ClassName, type LesionRecord } from './
 import { EVALUATE_OPTIONS, evaluateRun, type DecisionRule, type Evaluation, type EvaluateOptions } from './evaluate';
 import { readImage, readMask } from './images';
 import { DISPLAY_SIZE, explainImage, type ImageExplanation } from './predict';
-import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, loadRun } from './run';
+import { CAM_SAMPLES, EVALUATION_SAMPLES, evaluationRecords, explanationName, loadRun, runExplanation } from './run';
 
 /** Options of `writeReport`: those of the evaluation, plus the output file and the number of examples. */
 export interface ReportOptions extends EvaluateOptions {
@@ -17,17 +17,12 @@ export interface ReportOptions extends EvaluateOptions {
   out: string;
   /** Sample images shown with density plots and overlays: one per class first. Default 7. */
   examples?: number;
-  /** The CAM method of the sample images' maps. Default 'gradcam'. */
+  /** The CAM method of the sample images' maps. Default: the run's map (`runExplanation`: 'layercam' for resnet-small, else 'gradcam'). */
   camMethod?: CamMethod;
-  /** The layer those maps explain. Default: the run's `camLayer`. */
+  /** The layer those maps explain. Default: the run's map's ('stage1_out' for resnet-small, else the run's `camLayer`). */
   camLayer?: string;
-  /** Average those maps over the 8 flips and quarter turns (e.g. LayerCAM at resnet-small's stage1_out finds the lesion best). Default false. */
+  /** Average those maps over the 8 flips and quarter turns. Default: the run's map's (true for resnet-small). */
   augSmooth?: boolean;
-}
-
-/** How the report names the map it shows: 'Grad-CAM' by default, else the method, layer and smoothing. */
-function mapName(method: CamMethod | undefined, layer: string | undefined, augSmooth: boolean | undefined): string {
-  return `${(method ?? 'gradcam') === 'gradcam' ? 'Grad-CAM' : method}${layer ? ` at ${layer}` : ''}${augSmooth ? ', aug-smoothed' : ''}`;
 }
 
 interface Example {
@@ -65,7 +60,7 @@ export async function writeReport(given: ReportOptions): Promise<{ file: string;
         tf.dispose([rgb, display]);
       }
     }
-    const html = renderHtml(evaluation, run.config.warnings, examples, options, mapName(camMethod, camLayer, augSmooth));
+    const html = renderHtml(evaluation, run.config.warnings, examples, options, explanationName(runExplanation(run.config, { method: camMethod, layer: camLayer, augSmooth })));
     fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
     writeFileAtomic(options.out, html);
   } finally {

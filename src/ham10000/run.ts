@@ -5,6 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { DataError } from '../errors';
 import { loadModel, readModelArtifacts, saveModel, writeFileAtomic } from '../node/model_io';
 import { checkOneOf } from '../validation';
+import type { CamMethod } from '../explain';
 import type { LesionRecord } from './dataset';
 import type { SplitSummary } from './split';
 import type { Architecture, Head, Pooling } from './model';
@@ -95,6 +96,41 @@ export const EVALUATION_SAMPLES = 30;
 /** Networks drawn per Bayesian Grad-CAM map in predict, localize and report: a map per image over a whole split. */
 export const CAM_SAMPLES = 8;
 
+/** A map the pipeline draws: the CAM method, the layer it explains, and whether it is averaged over the 8 flips and turns. */
+export interface Explanation {
+  method: CamMethod;
+  layer: string;
+  augSmooth: boolean;
+}
+
+/**
+ * Per architecture, the map that finds the lesion where Grad-CAM at the last layer does not,
+ * chosen on the validation split's lesion masks (docs/ham10000.md, recipe 3). resnet-small's last
+ * stage is 8×8 at 64 px, too coarse to outline a lesion; LayerCAM (one weight per position, not
+ * per channel) at its first stage, averaged over the flips and turns, puts more of its energy on
+ * the lesion than a centred blob and peaks on it. Every other network: Grad-CAM at its last
+ * convolution, the article's map.
+ */
+const EXPLANATIONS: Partial<Record<Architecture, Explanation>> = {
+  'resnet-small': { method: 'layercam', layer: 'stage1_out', augSmooth: true },
+};
+
+/** The map `localize`, `report` and `predict` draw for a run, with any part the caller gives in place of the default's. */
+export function runExplanation(config: Pick<RunConfig, 'arch' | 'camLayer'>, given: Partial<Explanation> = {}): Explanation {
+  const fallback = EXPLANATIONS[config.arch] ?? { method: 'gradcam', layer: config.camLayer, augSmooth: false };
+  return { method: given.method ?? fallback.method, layer: given.layer ?? fallback.layer, augSmooth: given.augSmooth ?? fallback.augSmooth };
+}
+
+/** The file `localize` writes in the run folder for a map on a split (its first `limit` images when given). */
+export function localizationFile(split: EvaluationSplit, { method, layer, augSmooth }: Explanation, limit?: number): string {
+  return `localization-${split}-${method}-${layer}${augSmooth ? '-augsmooth' : ''}${limit ? `-first${limit}` : ''}.json`;
+}
+
+/** How the pipeline names a map in labels and reports: 'Grad-CAM at block5_conv3', 'layercam at stage1_out, aug-smoothed'. */
+export function explanationName(explanation: Explanation): string {
+  return `${explanation.method === 'gradcam' ? 'Grad-CAM' : explanation.method} at ${explanation.layer}${explanation.augSmooth ? ', aug-smoothed' : ''}`;
+}
+
 /** The answers to class imbalance `train` offers: loss weights per class, class-balanced epochs, or none. */
 export const BALANCES = ['weights', 'sampling', 'none'] as const;
 /** How training counters class imbalance (see BALANCES and class_balance.ts). */
@@ -134,8 +170,12 @@ export interface TrainState {
   stoppedEarly: boolean;
 }
 
-/** What the commands that read a trained run evaluate on: the run's test split, or every image of a folder. */
-export const EVALUATION_SPLITS = ['test', 'all'] as const;
+/**
+ * What the commands that read a trained run evaluate on: the run's test split, its validation
+ * split (where settings such as the explanation layer are chosen, so the test split stays unseen),
+ * or every image of a folder.
+ */
+export const EVALUATION_SPLITS = ['test', 'validation', 'all'] as const;
 /** An evaluation split (see EVALUATION_SPLITS). */
 export type EvaluationSplit = (typeof EVALUATION_SPLITS)[number];
 
@@ -146,9 +186,9 @@ export function recordsOfSplit(records: readonly LesionRecord[], config: Pick<Ru
   return { train: pick(config.split.train), validation: pick(config.split.validation), test: pick(config.split.test) };
 }
 
-/** The records an evaluation split selects: the run's test side, or all of them. */
+/** The records an evaluation split selects: the run's test or validation side, or all of them. */
 export function evaluationRecords(records: readonly LesionRecord[], config: Pick<RunConfig, 'split'>, split: EvaluationSplit): LesionRecord[] {
-  return split === 'all' ? [...records] : recordsOfSplit(records, config).test;
+  return split === 'all' ? [...records] : recordsOfSplit(records, config)[split];
 }
 
 /** A trained run, loaded: the model (image → probabilities) and its settings. Call `dispose()`. */

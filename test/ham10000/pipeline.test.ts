@@ -192,6 +192,13 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect([smooth.images, smooth.augSmooth]).toEqual([1, true]);
     expect(smooth.maskArea).toBeCloseTo(tf.tidy(() => tf.mean(firstMask).arraySync() as number), 5);
     firstMask.dispose();
+    // The validation split, where a layer is chosen: its own masked images, none of the test's.
+    const validationIds = new Set(readRunConfig(run).split.validation);
+    const validationMasked = (await loadHam10000(data)).records.filter((r) => validationIds.has(r.imageId) && r.maskPath !== null);
+    const onValidation = await localizeRun({ model: run, data, split: 'validation', camSamples: 2, seed: 4 });
+    expect([onValidation.split, onValidation.images]).toEqual(['validation', validationMasked.length]);
+    expect(validationMasked.length).toBeGreaterThan(0);
+    expect(validationMasked.some((r) => testIds.has(r.imageId))).toBe(false);
     expect(tf.memory().numTensors).toBe(before);
 
     // A corrupt mask is reported with its file and its image skipped; the others are still scored.
@@ -241,10 +248,12 @@ describe('HAM10000 pipeline: train → evaluate → predict → report on tiny g
     expect(html).toMatch(/Accuracy-coverage \(area \d\.\d{3}\)/);
     expect(html.match(/data:image\/png;base64,/g)).toHaveLength(2 * 3);
     expect(html).toMatch(/Reliability diagram \(ECE \d\.\d{3}; n per bin\)/);
-    expect(html.match(/Grad-CAM std \(uncertainty; top of the scale \d/g)).toHaveLength(2);
+    // The run's map (a compact CNN's: Grad-CAM at its last convolution) is named with its layer.
+    const mapLabel = `Grad-CAM at ${readRunConfig(run).camLayer}`;
+    expect(html.match(new RegExp(`${mapLabel} std \\(uncertainty; top of the scale \\d`, 'g'))).toHaveLength(2);
     // Each class in its colour, as in the density plots: the per-class table, the matrix's rows and columns.
     expect(html.match(new RegExp(`<span style="color:${classColour(4)}">■</span> mel`, 'g'))).toHaveLength(3);
-    expect(html.match(/Grad-CAM on lesion: \d+\.\d % of the map/g)).toHaveLength(2);
+    expect(html.match(new RegExp(`${mapLabel} on lesion: \\d+\\.\\d % of the map`, 'g'))).toHaveLength(2);
     expect(html).not.toMatch(/src="(?!data:)/);
     // Another map for the sample images: its name everywhere the map is named (label, caption and alt text).
     const other = await writeReport({ model: run, data, out: path.join(dir, 'report-layercam.html'), samples: 4, examples: 1, seed: 1, camMethod: 'layercam', camLayer: 'block2_conv1', augSmooth: true });
