@@ -17,7 +17,7 @@ import { localizeRun } from './localize';
 import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
-import { BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, localizationFile, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths } from './run';
+import { ARCH_DEFAULTS, BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, localizationFile, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths, type RecipeSetting } from './run';
 import { train, type TrainEvent } from './train';
 import { version } from '../../package.json';
 
@@ -89,6 +89,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 }
 
+/** A setting's default in the help: RUN_DEFAULTS', then each from-scratch network's recipe where it differs (ARCH_DEFAULTS). */
+function byArch(setting: RecipeSetting): string {
+  const show = (value: unknown) => (typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value));
+  const recipes = Object.entries(ARCH_DEFAULTS)
+    .filter(([, recipe]) => recipe[setting] !== RUN_DEFAULTS[setting])
+    .map(([arch, recipe]) => `${arch} ${show(recipe[setting])}`);
+  return [show(RUN_DEFAULTS[setting]), ...recipes].join('; ');
+}
+
 /** What the map options default to in the help: the run's map (`runExplanation`), which depends on its network. */
 const RUN_MAP_DEFAULT = {
   method: "the run's: layercam for resnet-small, else gradcam",
@@ -145,8 +154,8 @@ function buildProgram(io: CliIo): Command {
   common(program.command('train').description('train a model (checkpoints each epoch; --resume continues)'))
     .requiredOption('--data <dir>', 'dataset folder in the HAM10000 layout', existingPath('data folder'))
     .requiredOption('--out <run>', 'run folder to write (model, checkpoints, cache)')
-    .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${RUN_DEFAULTS.epochs}, or the run's with --resume`).argParser(integer(1)))
-    .option('--image-size <px>', 'square input size', integer(8), RUN_DEFAULTS.imageSize)
+    .addOption(libraryDefault('--epochs <n>', 'epochs (with --resume: total to reach)', `${byArch('epochs')}, or the run's with --resume`).argParser(integer(1)))
+    .addOption(libraryDefault('--image-size <px>', 'square input size', byArch('imageSize')).argParser(integer(8)))
     .addOption(new Option('--arch <name>', 'network').choices(ARCHITECTURES).default(RUN_DEFAULTS.arch))
     .addOption(libraryDefault('--weights <imagenet|path>', "pretrained base: 'imagenet' (Keras' file, downloaded once), a Keras .h5/.keras file or a tfjs model folder", 'random initial weights').argParser(weightsSource))
     .addOption(libraryDefault('--alpha <width>', 'mobilenetv2 width multiplier (ImageNet weights: 0.35, 0.5, 0.75, 1, 1.3, 1.4)', '1').argParser(positiveNumber))
@@ -157,10 +166,11 @@ function buildProgram(io: CliIo): Command {
     .option('--bayesian-hidden', 'make the --dense layer a DenseFlipout too (with --head flipout)')
     .option('--val-samples <n>', 'Monte Carlo samples per validation image for the validation loss (0: the posterior-mean network)', integer(0), RUN_DEFAULTS.validationSamples)
     .option('--batch-size <n>', 'batch size', integer(1), RUN_DEFAULTS.batchSize)
-    .option('--learning-rate <lr>', 'Adam step size', positiveNumber, RUN_DEFAULTS.learningRate)
-    .addOption(new Option('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0').choices(LR_SCHEDULES).default(RUN_DEFAULTS.lrSchedule))
-    .addOption(new Option('--balance <how>', 'class imbalance').choices(BALANCES).default(RUN_DEFAULTS.balance))
-    .option('--augment', 'random flips and quarter turns (only when nothing is frozen)')
+    .addOption(libraryDefault('--learning-rate <lr>', 'Adam step size', byArch('learningRate')).argParser(positiveNumber))
+    .addOption(libraryDefault('--lr-schedule <kind>', 'step size over the epochs: constant, or cosine decay to 0', byArch('lrSchedule')).choices(LR_SCHEDULES))
+    .addOption(libraryDefault('--balance <how>', 'class imbalance', byArch('balance')).choices(BALANCES))
+    .addOption(libraryDefault('--augment', 'random flips and quarter turns (only when nothing is frozen)', byArch('augment')))
+    .option('--no-augment', 'no flips and turns')
     .option('--patience <epochs>', 'early stopping on validation loss (0: off)', integer(0), RUN_DEFAULTS.patience)
     .addOption(libraryDefault('--limit <n>', 'at most n images per split (quick trials)', 'all').argParser(integer(1)))
     .addOption(new Option('--cache <where>', 'frozen features').choices(['memory', 'disk', 'auto']).default('auto'))
@@ -171,7 +181,7 @@ function buildProgram(io: CliIo): Command {
       const result = await train({
         data: o.data, out: o.out, epochs: o.epochs, imageSize: o.imageSize, arch: o.arch, weights: o.weights, alpha: o.alpha, seed: o.seed,
         resume: o.resume === true, batchSize: o.batchSize, learningRate: o.learningRate, lrSchedule: o.lrSchedule, trainableLayers: o.trainableLayers,
-        pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment === true, patience: o.patience,
+        pooling: o.pooling, head: o.head, denseUnits: o.dense, bayesianHidden: o.bayesianHidden === true, validationSamples: o.valSamples, balance: o.balance, augment: o.augment, patience: o.patience,
         limit: o.limit, cache: o.cache, onEvent: (event) => progress.on(event),
       });
       progress.stop();

@@ -3,6 +3,7 @@ import { checkOptions, invalidArgument, optionKeys } from '../validation';
 import { SeedStream } from '../random';
 import type { Backbone } from './backbone';
 import { VGG_INPUT_SCALE } from './vgg16';
+import { nativeBatchNormalization } from '../backends/native_batch_norm';
 
 /** Options of `resnetSmall`: the input shape, the filters per stage and the seed. */
 export interface ResnetSmallOptions {
@@ -45,7 +46,8 @@ export function resnetSmall(options: ResnetSmallOptions): Backbone {
       useBias: false,
       kernelInitializer: tfl.initializers.heNormal({ seed: seeds.next() }),
     });
-  const bn = (name: string) => tfl.layers.batchNormalization({ name, axis: -1 });
+  // Trains through TensorFlow's fused batch norm on the native backend (a plain layer elsewhere).
+  const bn = (name: string) => nativeBatchNormalization(tfl.layers.batchNormalization({ name, axis: -1 }));
   const relu = (name: string) => tfl.layers.activation({ activation: 'relu', name });
   const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor | tfl.SymbolicTensor[]) => layer.apply(x) as tfl.SymbolicTensor;
 

@@ -91,6 +91,26 @@ export const RUN_DEFAULTS: Readonly<Required<Pick<RunConfig, DefaultedSetting>>>
   patience: 0,
 };
 
+/** The settings a recipe of docs/ham10000.md fixes for a network trained from scratch. */
+export type RecipeSetting = 'imageSize' | 'epochs' | 'learningRate' | 'lrSchedule' | 'balance' | 'augment';
+
+/**
+ * The measured recipes of docs/ham10000.md as the defaults of the networks trained from scratch,
+ * so that naming the network is enough to get the settings behind its published figures: recipe 1
+ * for the compact CNN, recipe 3 for resnet-small (both at a small image size with flips and turns,
+ * a cosine schedule, and class imbalance left to the decision rule at evaluation). Pretrained
+ * bases keep RUN_DEFAULTS, the article's transfer-learning settings.
+ */
+export const ARCH_DEFAULTS: Readonly<Partial<Record<Architecture, Readonly<Pick<RunConfig, RecipeSetting>>>>> = {
+  compact: { imageSize: 48, epochs: 30, learningRate: 0.003, lrSchedule: 'cosine', balance: 'none', augment: true },
+  'resnet-small': { imageSize: 64, epochs: 10, learningRate: 0.003, lrSchedule: 'cosine', balance: 'none', augment: true },
+};
+
+/** The defaults of a new run of `arch`: RUN_DEFAULTS with the network's recipe (ARCH_DEFAULTS) over them. */
+export function runDefaults(arch: Architecture): Readonly<Required<Pick<RunConfig, DefaultedSetting>>> {
+  return { ...RUN_DEFAULTS, ...ARCH_DEFAULTS[arch], arch };
+}
+
 /** Monte Carlo samples per image when a run is evaluated (evaluate, report): thousands of images, so fewer than one image's `DEFAULT_SAMPLES`. */
 export const EVALUATION_SAMPLES = 30;
 /** Networks drawn per Bayesian Grad-CAM map in predict, localize and report: a map per image over a whole split. */

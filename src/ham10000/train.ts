@@ -21,6 +21,7 @@ import {
   recordsOfSplit,
   restoreCheckpoint,
   RUN_DEFAULTS,
+  runDefaults,
   runPaths,
   writeCheckpoint,
   writeRunConfig,
@@ -32,15 +33,15 @@ import {
 } from './run';
 import { splitByLesion } from './split';
 
-/** Options of `train`: data, run folder, network, optimisation and class balance. Defaults: `RUN_DEFAULTS`. */
+/** Options of `train`: data, run folder, network, optimisation and class balance. Defaults: `runDefaults(arch)` (RUN_DEFAULTS, and the recipe of a network trained from scratch). */
 export interface TrainOptions {
   /** Dataset folder in the HAM10000 layout. */
   data: string;
   /** Run folder: model, checkpoints, cache (see run.ts). */
   out: string;
-  /** Default 10. With `resume`, the total to reach (so a finished run can be extended). */
+  /** Default 10 (compact 30). With `resume`, the total to reach (so a finished run can be extended). */
   epochs?: number;
-  /** Default 224. */
+  /** Default 224 (compact 48, resnet-small 64). */
   imageSize?: number;
   /** Default 'vgg16'. */
   arch?: Architecture;
@@ -54,9 +55,9 @@ export interface TrainOptions {
   resume?: boolean;
   /** Default 32. */
   batchSize?: number;
-  /** Adam's step size (the first epoch's, under a schedule). Default 1e-3. */
+  /** Adam's step size (the first epoch's, under a schedule). Default 1e-3 (compact and resnet-small 3e-3). */
   learningRate?: number;
-  /** 'constant' (default) or 'cosine' decay over `epochs` (see LR_SCHEDULES). */
+  /** 'constant' (default; compact and resnet-small 'cosine') or 'cosine' decay over `epochs` (see LR_SCHEDULES). */
   lrSchedule?: LrSchedule;
   trainableLayers?: number;
   pooling?: Pooling;
@@ -67,9 +68,9 @@ export interface TrainOptions {
   bayesianHidden?: boolean;
   /** Monte Carlo samples per validation image (see RunConfig.validationSamples); 0 scores the posterior-mean network. Default 0. */
   validationSamples?: number;
-  /** Class imbalance: loss weights per class (default), class-balanced epochs, or nothing. */
+  /** Class imbalance: loss weights per class (default), class-balanced epochs, or nothing (compact and resnet-small: left to the decision rule). */
   balance?: Balance;
-  /** Random flips and quarter turns each epoch. Only when nothing is frozen (the cache holds the images). Default false. */
+  /** Random flips and quarter turns each epoch. Only when nothing is frozen (the cache holds the images). Default false (compact and resnet-small true). */
   augment?: boolean;
   /** Stop when the validation loss has not improved for this many epochs; 0 (default) never stops early. */
   patience?: number;
@@ -142,6 +143,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   // What only the built network knows completes the run's settings.
   const config: RunConfig = {
     ...settings,
+    // A recipe's flips and turns need the images, so they yield to a frozen base (--trainable-layers); asked for, they are refused below.
+    augment: settings.augment && (options.augment !== undefined || classifier.frozenLayerCount === 0),
     frozenLayerCount: classifier.frozenLayerCount,
     camLayer: classifier.camLayer,
     preprocessing: classifier.preprocessing,
@@ -178,7 +181,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
 /** The parts of a run's settings that the built network fills in. */
 type NetworkFacts = 'frozenLayerCount' | 'camLayer' | 'pretrained' | 'warnings';
 
-/** A new run's settings from the options and `RUN_DEFAULTS`, and its seeded lesion split. */
+/** A new run's settings from the options and the network's defaults (`runDefaults`), and its seeded lesion split. */
 function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunConfig, NetworkFacts> {
   const who = 'train';
   if (fs.existsSync(runPaths(options.out).latest) && !options.resume) {
@@ -189,25 +192,26 @@ function newSettings(options: TrainOptions, records: LesionRecord[]): Omit<RunCo
   const limit = options.limit === undefined ? Infinity : checkNumber(who, 'limit', options.limit, { min: 1, integer: true });
   const ids = (side: LesionRecord[]) => side.slice(0, limit).map((record) => record.imageId);
   const arch = checkOneOf(who, 'arch', options.arch ?? RUN_DEFAULTS.arch, ARCHITECTURES);
+  const defaults = runDefaults(arch);
   return {
     version: 1,
     classes: [...CLASSES],
     arch,
-    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? RUN_DEFAULTS.imageSize, { min: 8, integer: true }),
+    imageSize: checkNumber(who, 'imageSize', options.imageSize ?? defaults.imageSize, { min: 8, integer: true }),
     seed,
-    epochs: checkNumber(who, 'epochs', options.epochs ?? RUN_DEFAULTS.epochs, { min: 1, integer: true }),
-    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? RUN_DEFAULTS.batchSize, { min: 1, integer: true }),
-    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? RUN_DEFAULTS.learningRate, { min: 0, exclusiveMin: true }),
-    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? RUN_DEFAULTS.lrSchedule, LR_SCHEDULES),
+    epochs: checkNumber(who, 'epochs', options.epochs ?? defaults.epochs, { min: 1, integer: true }),
+    batchSize: checkNumber(who, 'batchSize', options.batchSize ?? defaults.batchSize, { min: 1, integer: true }),
+    learningRate: checkNumber(who, 'learningRate', options.learningRate ?? defaults.learningRate, { min: 0, exclusiveMin: true }),
+    lrSchedule: checkOneOf(who, 'lrSchedule', options.lrSchedule ?? defaults.lrSchedule, LR_SCHEDULES),
     trainableLayers: options.trainableLayers ?? null,
     pooling: options.pooling ?? defaultPooling(arch),
-    head: checkOneOf(who, 'head', options.head ?? RUN_DEFAULTS.head, HEADS),
-    denseUnits: options.denseUnits ?? RUN_DEFAULTS.denseUnits,
-    bayesianHidden: options.bayesianHidden ?? RUN_DEFAULTS.bayesianHidden,
-    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? RUN_DEFAULTS.validationSamples, { min: 0, integer: true }),
-    balance: checkOneOf(who, 'balance', options.balance ?? RUN_DEFAULTS.balance, BALANCES),
-    augment: options.augment ?? RUN_DEFAULTS.augment,
-    patience: checkNumber(who, 'patience', options.patience ?? RUN_DEFAULTS.patience, { min: 0, integer: true }),
+    head: checkOneOf(who, 'head', options.head ?? defaults.head, HEADS),
+    denseUnits: options.denseUnits ?? defaults.denseUnits,
+    bayesianHidden: options.bayesianHidden ?? defaults.bayesianHidden,
+    validationSamples: checkNumber(who, 'validationSamples', options.validationSamples ?? defaults.validationSamples, { min: 0, integer: true }),
+    balance: checkOneOf(who, 'balance', options.balance ?? defaults.balance, BALANCES),
+    augment: options.augment ?? defaults.augment,
+    patience: checkNumber(who, 'patience', options.patience ?? defaults.patience, { min: 0, integer: true }),
     ...(options.alpha === undefined ? {} : { alpha: options.alpha }),
     weights: options.weights === undefined || options.weights === 'imagenet' ? (options.weights ?? null) : path.resolve(options.weights),
     data: path.resolve(options.data),
@@ -373,7 +377,9 @@ function trainStep(loop: EpochLoop, batch: number[], weights: Record<number, num
         variables,
       ),
     )!;
-    const stats = { loss: loss.dataSync()[0], kl: kl!.dataSync()[0], correct: correct!.dataSync()[0] };
+    // One read from the backend a step, not three: each read waits for the step to finish.
+    const [lossValue, klValue, correctValue] = tf.stack([loss, kl!, correct!]).dataSync();
+    const stats = { loss: lossValue, kl: klValue, correct: correctValue };
     // Kept tensors outlive every tidy: free them here.
     tf.dispose([kl!, correct!]);
     return stats;

@@ -10,7 +10,7 @@ import { preprocessImages } from '../../src/ham10000/preprocess';
 import { withSampling } from '../../src';
 import { loadRun, recordsOfSplit } from '../../src/ham10000/run';
 import { loadHam10000 } from '../../src/ham10000/dataset';
-import { latestCheckpoint, readRunConfig, runPaths } from '../../src/ham10000/run';
+import { ARCH_DEFAULTS, latestCheckpoint, readRunConfig, RUN_DEFAULTS, runDefaults, runPaths } from '../../src/ham10000/run';
 
 /** Largest weight difference allowed between a resumed and an uninterrupted run. */
 const RESUME_TOLERANCE = 1e-5;
@@ -25,7 +25,10 @@ describe('train', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const base = (out: string): TrainOptions => ({ data, out: path.join(dir, out), arch: 'compact', imageSize: 16, trainableLayers: 0, denseUnits: 8, batchSize: 8, seed: 7, learningRate: 0.01 });
+  // Every setting these tests rely on is pinned: the compact CNN's own defaults are recipe 1's (ARCH_DEFAULTS).
+  const base = (out: string): TrainOptions => ({
+    data, out: path.join(dir, out), arch: 'compact', imageSize: 16, trainableLayers: 0, denseUnits: 8, batchSize: 8, seed: 7, learningRate: 0.01, lrSchedule: 'constant', balance: 'weights',
+  });
 
   const weights = (run: string) => {
     const bytes = fs.readFileSync(path.join(latestCheckpoint(path.join(dir, run))!.dir, 'weights.bin'));
@@ -145,5 +148,18 @@ describe('train', () => {
     const before = tf.memory().numTensors;
     await expect(train({ ...base('augmented'), epochs: 1, augment: true })).rejects.toThrow(/augment must be used only when no layer is frozen/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("gives a network trained from scratch its recipe's settings when none are given; a frozen base keeps its images unaugmented", async () => {
+    // 16 px, one epoch: the recipe's 48 px and 30 epochs take minutes on the cpu backend.
+    const recipe = { data, out: path.join(dir, 'recipe'), arch: 'compact' as const, imageSize: 16, epochs: 1, limit: 16, denseUnits: 8 };
+    await train(recipe);
+    const config = readRunConfig(recipe.out);
+    expect(config).toMatchObject({ ...ARCH_DEFAULTS.compact, imageSize: 16, epochs: 1, frozenLayerCount: 0 });
+    expect(runDefaults('compact')).toMatchObject({ imageSize: 48, epochs: 30, lrSchedule: 'cosine', balance: 'none', augment: true });
+    expect(runDefaults('vgg16')).toEqual(RUN_DEFAULTS);
+    // The same network with its base frozen: the recipe's flips yield (asked for, they are refused: above).
+    await train({ ...recipe, out: path.join(dir, 'recipe-frozen'), trainableLayers: 0 });
+    expect(readRunConfig(path.join(dir, 'recipe-frozen')).augment).toBe(false);
   });
 });
