@@ -24,7 +24,7 @@ const UINT32_SCALE = 1 / 4294967296;
  * Layer edges x[0..128] (x[0] = V / f(R) is the base layer's pseudo-width, x[1] = R, x[128] = 0)
  * and ratio[i] = x[i+1] / x[i], below which a draw lies inside the layer's rectangle.
  */
-const { edges, ratios } = (() => {
+const { edges, ratios, magnitudeLimits, magnitudeEdges } = (() => {
   const density = (x: number) => Math.exp(-0.5 * x * x);
   const x = new Float64Array(LAYERS + 1);
   x[0] = LAYER_AREA / density(TAIL_START);
@@ -33,7 +33,17 @@ const { edges, ratios } = (() => {
   x[LAYERS] = 0;
   const ratio = new Float64Array(LAYERS);
   for (let i = 0; i < LAYERS; i++) ratio[i] = x[i + 1] / x[i];
-  return { edges: x, ratios: ratio };
+  // The rectangle test u < ratio with u = (m + 0.5)·2⁻²⁴ for the 24-bit magnitude m, as an integer
+  // test m < limit, and u·x as (m + 0.5)·(x·2⁻²⁴): scaling by 2⁻²⁴ is exact, so fillNormal's
+  // numbers are bit for bit those of the floating-point test, and a little faster (5-17 % in most
+  // interleaved runs of a 1024 × 512 fill, throwaway `npx tsx` script, loaded 2-core machine).
+  const limit = new Int32Array(LAYERS);
+  const scaled = new Float64Array(LAYERS);
+  for (let i = 0; i < LAYERS; i++) {
+    limit[i] = Math.ceil(ratio[i] / MAGNITUDE_SCALE - 0.5);
+    scaled[i] = x[i] * MAGNITUDE_SCALE;
+  }
+  return { edges: x, ratios: ratio, magnitudeLimits: limit, magnitudeEdges: scaled };
 })();
 
 /** xoshiro128** (Blackman and Vigna 2018): 128-bit state, period 2¹²⁸ − 1, seeded by splitmix32. */
@@ -127,9 +137,8 @@ export function fillNormal(out: Float32Array, seed: number): Float32Array {
     // The rectangle test inlined (normalFrom repeats it): the loop stays small enough for V8 to optimise.
     const bits = rng.nextBits();
     const layer = bits & (LAYERS - 1);
-    const u = ((bits >>> 8) + 0.5) * MAGNITUDE_SCALE;
-    const inside = signOf(bits) * u * edges[layer];
-    out[i] = u < ratios[layer] ? inside : rng.normalFrom(bits);
+    const magnitude = bits >>> 8;
+    out[i] = magnitude < magnitudeLimits[layer] ? signOf(bits) * (magnitude + 0.5) * magnitudeEdges[layer] : rng.normalFrom(bits);
   }
   return out;
 }

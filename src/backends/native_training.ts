@@ -3,10 +3,14 @@
  * the fast paths Keras gets from TensorFlow's graph rewrites. `registerNativeTrainingKernels()`
  * installs them on the `tensorflow` backend only; every other backend keeps tfjs' own kernels.
  *
- * - **ReLU gradient.** tfjs differentiates a ReLU as `dy · step(x)`, and tfjs-node 4.22 builds
- *   `step` from six TensorFlow ops (IsNan, Greater, two full-size fills, two Selects): a quarter
- *   of a compact CNN step's kernel time. TensorFlow's fused `ReluGrad(dy, x)` (dy where x > 0,
- *   else 0), the op Keras uses, is one pass.
+ * - **ReLU and softplus gradients.** tfjs differentiates a ReLU as `dy · step(x)`, and tfjs-node
+ *   4.22 builds `step` from six TensorFlow ops (IsNan, Greater, two full-size fills, two Selects):
+ *   a quarter of a compact CNN step's kernel time. TensorFlow's fused `ReluGrad(dy, x)` (dy where
+ *   x > 0, else 0), the op Keras uses, is one pass. The same for softplus, whose gradient tfjs
+ *   computes as Sigmoid then Mul: TensorFlow's `SoftplusGrad(dy, x)` is one pass, on the ρ of
+ *   every variational kernel in every step. Both come from one table, `FUSED_GRADIENTS`.
+ * - **Sum of squares.** The Normal prior's KL sums squares (`SUM_OF_SQUARES_KERNEL`); TensorFlow's
+ *   `L2Loss` does it in one fused pass.
  * - **Max pooling.** TensorFlow's eager `MaxPoolGrad` (Eigen) finds each window's argmax again in
  *   a scalar loop: 13 ms for the compact CNN's first pooling (batch 32, 48×48×32) against 1.1 ms
  *   for the forward pass. oneDNN's pooling, which Keras gets from the graph rewrite and eager ops
@@ -19,9 +23,12 @@
  *   (native_batch_norm.ts) calls: a kernel cannot fuse ops that tfjs-layers dispatches one by one.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { SUM_OF_SQUARES_KERNEL } from '../layers/priors';
 
 /** The name of the ReLU gradient kernel; registered for the `tensorflow` backend only. */
 export const RELU_GRAD_KERNEL = 'TfjsTrustReluGrad';
+/** The name of the softplus gradient kernel (σ = softplus(ρ) of every variational layer); `tensorflow` only. */
+export const SOFTPLUS_GRAD_KERNEL = 'TfjsTrustSoftplusGrad';
 /** tfjs-node's and tfjs-node-gpu's backend name. */
 const NATIVE_BACKEND = 'tensorflow';
 
@@ -41,29 +48,65 @@ interface NativeBackend {
 
 const floatType = (native: NativeBackend): OpAttr => ({ name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT });
 
-const reluGradKernel: tf.KernelConfig = {
-  kernelName: RELU_GRAD_KERNEL,
+/**
+ * A tfjs gradient TensorFlow computes in one fused op: the kernel registered for `tensorflow`
+ * (named `kernelName`, running `nativeOp(dy, x)`), and tfjs' own formula, kept everywhere else.
+ */
+interface FusedGradient {
+  forward: string;
+  kernelName: string;
+  nativeOp: string;
+  formula: (dy: tf.Tensor, x: tf.Tensor) => tf.Tensor;
+}
+
+const FUSED_GRADIENTS: FusedGradient[] = [
+  // dy where x > 0, else 0.
+  { forward: tf.Relu, kernelName: RELU_GRAD_KERNEL, nativeOp: 'ReluGrad', formula: (dy, x) => tf.mul(dy, tf.cast(tf.step(x), 'float32')) },
+  // dy · sigmoid(x): one pass instead of Sigmoid then Mul, over every variational kernel's ρ each step.
+  { forward: tf.Softplus, kernelName: SOFTPLUS_GRAD_KERNEL, nativeOp: 'SoftplusGrad', formula: (dy, x) => tf.mul(dy, tf.sigmoid(x)) },
+];
+
+function fusedKernel({ kernelName, nativeOp }: FusedGradient): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: NATIVE_BACKEND,
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
+      const native = backend as unknown as NativeBackend;
+      return native.executeSingleOutput(nativeOp, [floatType(native)], [dy, x]);
+    },
+  };
+}
+
+/** tfjs' gradient, unchanged except that float32 tensors on `tensorflow` take the fused kernel. */
+function fusedGradient({ forward, kernelName, formula }: FusedGradient): tf.GradConfig {
+  return {
+    kernelName: forward,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      const dyTensor = dy as tf.Tensor;
+      return {
+        x: () =>
+          x.dtype === 'float32' && tf.getBackend() === NATIVE_BACKEND
+            ? (tf.engine().runKernel(kernelName, { dy: dyTensor, x }) as tf.Tensor)
+            : formula(dyTensor, x),
+      };
+    },
+  };
+}
+
+/** Built once, so a registered gradient keeps its identity (what makes registration idempotent). */
+const FUSED_REGISTRATIONS = FUSED_GRADIENTS.map((fused) => ({ kernel: fusedKernel(fused), gradient: fusedGradient(fused) }));
+
+/** Σ t² by TensorFlow's `L2Loss` (Σ t² / 2, one pass), doubled: exact, as halving and doubling are. */
+const sumOfSquaresKernel: tf.KernelConfig = {
+  kernelName: SUM_OF_SQUARES_KERNEL,
   backendName: NATIVE_BACKEND,
   kernelFunc: ({ inputs, backend }) => {
-    const { dy, x } = inputs as Record<'dy' | 'x', tf.TensorInfo>;
+    const { x } = inputs as Record<'x', tf.TensorInfo>;
     const native = backend as unknown as NativeBackend;
-    return native.executeSingleOutput('ReluGrad', [floatType(native)], [dy, x]);
-  },
-};
-
-/** tfjs' ReLU gradient, unchanged except that float32 tensors on `tensorflow` take the fused kernel. */
-const reluGradient: tf.GradConfig = {
-  kernelName: tf.Relu,
-  inputsToSave: ['x'],
-  gradFunc: (dy, saved) => {
-    const [x] = saved;
-    const dyTensor = dy as tf.Tensor;
-    return {
-      x: () =>
-        x.dtype === 'float32' && tf.getBackend() === NATIVE_BACKEND
-          ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: dyTensor, x }) as tf.Tensor)
-          : tf.mul(dyTensor, tf.cast(tf.step(x), 'float32')),
-    };
+    return tf.tidy(() => tf.mul(native.executeSingleOutput('L2Loss', [floatType(native)], [x]), 2));
   },
 };
 
@@ -230,19 +273,21 @@ function replaceKernel(kernelName: string, kernelFunc: tf.KernelFunc): boolean {
 }
 
 /**
- * Registers the fused ReLU gradient, oneDNN's max pooling and the training batch norm for the `tensorflow` backend
- * (idempotent); returns whether this call changed anything. Call it after loading tfjs-node:
- * loading it registers its kernels (the pooling ones replace these), and loading
- * `@tensorflow/tfjs` registers tfjs' gradients again, over this one. Changes nothing on other backends.
+ * Registers the fused ReLU and softplus gradients, the sum of squares of the Normal prior's KL,
+ * oneDNN's max pooling and the training batch norm for the `tensorflow` backend (idempotent);
+ * returns whether this call changed anything. Call it after loading tfjs-node: loading it
+ * registers its kernels (the pooling ones replace these), and loading `@tensorflow/tfjs`
+ * registers tfjs' gradients again, over these. Changes nothing on other backends.
  */
 export function registerNativeTrainingKernels(): boolean {
   let changed = false;
-  for (const kernel of [reluGradKernel, batchNormTrainingKernel, batchNormTrainingGradKernel]) {
+  const kernels = [sumOfSquaresKernel, batchNormTrainingKernel, batchNormTrainingGradKernel, ...FUSED_REGISTRATIONS.map(({ kernel }) => kernel)];
+  for (const kernel of kernels) {
     if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) !== undefined) continue;
     tf.registerKernel(kernel);
     changed = true;
   }
-  for (const gradient of [reluGradient, batchNormTrainingGradient]) {
+  for (const gradient of [batchNormTrainingGradient, ...FUSED_REGISTRATIONS.map(({ gradient }) => gradient)]) {
     if (tf.getGradient(gradient.kernelName) === gradient) continue;
     tf.registerGradient(gradient);
     changed = true;

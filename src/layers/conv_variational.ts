@@ -3,7 +3,6 @@ import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError, TrustError } from '../errors';
 import { checkNumber, checkOneOf, describe, invalidArgument } from '../validation';
-import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
 
@@ -104,8 +103,12 @@ export abstract class ConvVariational extends VariationalLayer {
    * with strides > 1; test/backends/conv_nd_wasm.test.ts). So on wasm a 3-D layer predicts (the
    * forward pass is right), but a call recorded for a gradient (model.fit, tf.variableGrads) throws
    * before any op runs, rather than training silently on wrong gradients.
+   *
+   * Both refusals come before the base call: it records the step's shared σ on the gradient tape
+   * first, and an op recorded before a throw leaves the tensors it saved for its gradient behind.
    */
-  protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Parameters<VariationalLayer['call']>[1]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (this.rank === 3 && tf.getBackend() === 'wasm' && tf.engine().state.gradientDepth > 0) {
       throw new TrustError(
         `${this.who()}: cannot train on the wasm backend: tfjs-backend-wasm 4.22's Conv3D gradient kernels ` +
@@ -122,7 +125,7 @@ export abstract class ConvVariational extends VariationalLayer {
           `got shape ${describe(x.shape)}. Use larger ${items}, or padding 'same'.`,
       );
     }
-    return super.applyKernel(x, mode, seeds);
+    return super.call(inputs, kwargs);
   }
 
   protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor =>

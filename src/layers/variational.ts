@@ -89,6 +89,8 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   /** Its own stream, so a sampled KL (scale-mixture prior) does not shift the forward pass's noise. */
   private readonly klSeeds: SeedStream;
   private readonly activationLayer: tfl.layers.Layer;
+  /** σ of the kernel for the current training step, with the ρ it came from (see shareKernelSigma). */
+  private sharedSigma: { rho: tf.DataId; sigma: tf.Tensor } | null = null;
 
   constructor(args: VariationalLayerArgs) {
     super(args);
@@ -174,9 +176,11 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
+    // Outside the tidy below, so that the KL closure of the same training step finds it alive.
+    if (mode !== 'mean') this.shareKernelSigma();
     return tf.tidy(() => {
       const x = floatInput(inputs);
-      const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
       let y = this.applyKernel(x, mode, seeds);
       if (this.biasLoc) y = tf.add(y, this.applyBias(y.shape, mode, seeds));
       return this.activationLayer.apply(y) as tf.Tensor;
@@ -197,9 +201,34 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     return tf.add(loc, tf.mul(sigma, seeds.normal(noiseShape)));
   }
 
-  /** The kernel posterior's mean and standard deviation, as tensors the caller disposes. */
+  /**
+   * The kernel posterior's mean and standard deviation. `loc` is the layer's variable; `sigma` is
+   * a new tensor the caller disposes, or, within a training step, the step's shared one (below).
+   */
   kernelPosterior(): KernelPosterior {
-    return { loc: this.kernelLoc.read(), sigma: sigmaOf(this.kernelRho.read()) };
+    return { loc: this.kernelLoc.read(), sigma: this.liveSharedSigma() ?? sigmaOf(this.kernelRho.read()) };
+  }
+
+  /**
+   * Under a gradient tape, computes the kernel's σ = softplus(ρ) once for the whole training step:
+   * tfjs-layers evaluates the KL closure in the same tape right after the forward pass, which then
+   * reuses this σ instead of computing softplus and its gradient a second time. The tensor belongs
+   * to the caller's scope (the tape's forward `tidy`, which disposes it when the step ends), so it
+   * is shared only while alive, and only while ρ is the same tensor (an optimizer update assigns
+   * ρ a new one). With no tape on, nothing is shared: outside a tape there is no step to share in,
+   * and no enclosing scope guaranteed to dispose it.
+   */
+  private shareKernelSigma(): void {
+    if (!tf.engine().isTapeOn() || this.liveSharedSigma() !== null) return;
+    const rho = this.kernelRho.read();
+    this.sharedSigma = { rho: rho.dataId, sigma: sigmaOf(rho) };
+  }
+
+  /** The shared σ if it is still alive and ρ has not changed since, else null. */
+  private liveSharedSigma(): tf.Tensor | null {
+    const shared = this.sharedSigma;
+    const alive = shared !== null && shared.rho === this.kernelRho.read().dataId && !shared.sigma.isDisposed;
+    return alive ? shared.sigma : null;
   }
 
   /**

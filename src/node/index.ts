@@ -5,7 +5,7 @@ export type { BackendName, BackendProbe, SelectBackendOptions, SelectedBackend, 
 export { saveModel, loadModel, readModelArtifacts, writeFileAtomic, MODEL_JSON } from './model_io';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../backends/wasm_training';
 export { registerCpuTrainingKernels, CPU_TRAINING_KERNELS, type TrainingKernel } from '../backends/cpu_training';
-export { registerNativeTrainingKernels, RELU_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL } from '../backends/native_training';
+export { registerNativeTrainingKernels, RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL } from '../backends/native_training';
 export { nativeBatchNormalization } from '../backends/native_batch_norm';
 export { encodePng, writePng, writeOverlayPng } from './png';
 export { loadKerasWeights } from './keras';

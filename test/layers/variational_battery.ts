@@ -173,6 +173,32 @@ export function runVariationalBattery<A extends VariationalLayerArgs>(spec: Batt
       tf.dispose([x, value, ...Object.values(grads)]);
     });
 
+    it('a training step computes σ = softplus(ρ) once for the forward pass and the KL, with the gradients of separate passes', async () => {
+      const kernelSize = (layer: VariationalLayer) => layerWeight(layer, 'kernel_rho')!.shape.reduce((a, b) => a! * b!, 1);
+      const [shared, separate] = [built({ seed: 5 } as Partial<A>), built({ seed: 5 } as Partial<A>)];
+      separate.setWeights(shared.getWeights());
+      const x = tf.randomNormal(batchShape, 0, 1, 'float32', 23);
+      const variables = (layer: VariationalLayer) => layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const dataLoss = (layer: VariationalLayer): tf.Scalar => tf.sum(tf.square(layer.apply(x) as tf.Tensor));
+      const gradients = (layer: VariationalLayer, loss: () => tf.Scalar) => {
+        const { value, grads } = tf.variableGrads(loss, variables(layer));
+        value.dispose();
+        return Object.values(grads);
+      };
+      const before = tf.memory().numTensors;
+      const profile = await tf.profile(() => gradients(shared, () => tf.add(dataLoss(shared), shared.klDivergence())));
+      const combined = profile.result as tf.Tensor[];
+      const softplusPasses = profile.kernels.filter((k) => k.name === 'Softplus' && k.outputShapes[0]?.reduce((a, b) => a * b, 1) === kernelSize(shared));
+      expect(softplusPasses).toHaveLength(1);
+      // The same noise (same seed) in two tapes, one per term: the sum of their gradients is the reference.
+      const fromData = gradients(separate, () => dataLoss(separate));
+      const fromKl = gradients(separate, () => separate.klDivergence());
+      combined.forEach((gradient, i) => expect(tf.tidy(() => maxAbsDiff(gradient, tf.add(fromData[i], fromKl[i] ?? 0)))).toBeLessThan(1e-4));
+      tf.dispose([...combined, ...fromData, ...fromKl.filter((g) => g != null)]);
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+    });
+
     it('the same seed gives the same sequence of samples; no seed gives fresh ones', () => {
       const x = tf.randomNormal(batchShape, 0, 1, 'float32', 19);
       const sequence = (layer: VariationalLayer) => [0, 1, 2].map(() => Array.from((layer.apply(x) as tf.Tensor).dataSync()));
