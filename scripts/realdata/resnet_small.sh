@@ -8,19 +8,19 @@
 #
 #   bash scripts/realdata/resnet_small.sh [SEED] [DATA] [OUT]   # defaults: 42 ../shared/ham10000 runs/real
 #   HEAD=dense bash scripts/realdata/resnet_small.sh 42          # the same network without the Bayesian head
-#   EPOCHS=20 ...                                                # epochs of the cosine schedule (default 10)
+#   EPOCHS=10 ...                                                # epochs of the cosine schedule (default 20)
 #
-# Needs tfjs-node (`npm run setup:native`): 30-45 s an epoch on 2 cores with the native batch
-# norm and pooling kernels (measured 2026-11-29, load 2-7), about 10-15 minutes a run with
-# evaluation and localization. An interrupted run continues where it stopped when the script is
-# run again (train --resume). Logs in OUT/r64-s<SEED>-<HEAD>.log (r64e<EPOCHS>-… for other
-# schedules); prints the operating points and localization lines; skips when DATA is absent.
+# Needs tfjs-node (`npm run setup:native`): 18-45 s an epoch on 2 cores with the native batch
+# norm and pooling kernels (measured 2026-11-29, load 2-7), 10-20 minutes a run with evaluation
+# and localization. An interrupted run continues where it stopped when the script is run again
+# (train --resume). Logs in OUT/r64e<EPOCHS>-s<SEED>-<HEAD>.log; prints the operating points and
+# localization lines; skips when DATA is absent.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 head="${HEAD:-flipout}"
-epochs="${EPOCHS:-10}"
+epochs="${EPOCHS:-20}"
 export TFJS_TRUST_BACKEND="${TFJS_TRUST_BACKEND:-tensorflow}"
-run="$out/r64$([ "$epochs" = 10 ] || echo "e$epochs")-s$seed-$head"
+run="$out/r64e$epochs-s$seed-$head"
 mkdir -p "$out"
 resume=()
 if [ -f "$run/checkpoints/latest.json" ]; then resume=(--resume); fi

@@ -103,7 +103,7 @@ export type RecipeSetting = 'imageSize' | 'epochs' | 'learningRate' | 'lrSchedul
  */
 export const ARCH_DEFAULTS: Readonly<Partial<Record<Architecture, Readonly<Pick<RunConfig, RecipeSetting>>>>> = {
   compact: { imageSize: 48, epochs: 30, learningRate: 0.003, lrSchedule: 'cosine', balance: 'none', augment: true },
-  'resnet-small': { imageSize: 64, epochs: 10, learningRate: 0.003, lrSchedule: 'cosine', balance: 'none', augment: true },
+  'resnet-small': { imageSize: 64, epochs: 20, learningRate: 0.003, lrSchedule: 'cosine', balance: 'none', augment: true },
 };
 
 /** The defaults of a new run of `arch`: RUN_DEFAULTS with the network's recipe (ARCH_DEFAULTS) over them. */
