@@ -15,7 +15,7 @@ export interface LocalizeOptions {
   data: string;
   /** 'test' (default): the run's test split; 'validation': its validation split (to choose a layer or method); 'all': every image of `data`. */
   split?: EvaluationSplit;
-  /** Networks drawn per Bayesian Grad-CAM map. Default `CAM_SAMPLES` (8). */
+  /** Networks drawn per Bayesian map. Default `CAM_SAMPLES` (8). */
   camSamples?: number;
   /** The CAM method. Default: the run's map (`runExplanation`: 'layercam' for resnet-small, else 'gradcam'). */
   method?: CamMethod;
@@ -49,7 +49,7 @@ export interface MapScore {
   pointingHitRate: number;
 }
 
-/** What `localizeRun` returns: how well the Grad-CAM maps fall on the lesion, beside what maps that ignore the image score. */
+/** What `localizeRun` returns: how well the maps fall on the lesion, beside what maps that ignore the image score. */
 export interface LocalizationReport {
   split: EvaluationSplit;
   /** Images with a mask that were explained. */
@@ -74,9 +74,10 @@ export interface LocalizationReport {
 }
 
 /**
- * Measures on the lesion masks where a run's Bayesian Grad-CAM looks: the energy-based pointing
- * score and the pointing game (see `localization`) of the mean map of the predicted class, against
- * two image-blind references: a uniform map (the mask's area) and a centred blob.
+ * Measures on the lesion masks where a run's Bayesian map looks (the run's own, `runExplanation`,
+ * unless a method, layer or smoothing is given): the energy-based pointing score and the pointing
+ * game (see `localization`) of the mean map of the predicted class, against two image-blind
+ * references: a uniform map (the mask's area) and a centred blob.
  */
 export async function localizeRun(given: LocalizeOptions): Promise<LocalizationReport> {
   const who = 'localizeRun';
