@@ -62,8 +62,11 @@ export async function runDemo(args: string[]): Promise<number> {
     ...(values.alpha ? ['--alpha', values.alpha] : []),
   ];
   step(`training ${values.arch === 'compact' ? 'the compact CNN' : `a frozen ${values.arch} base`} with a DenseFlipout head`);
+  // A minute's run: a constant step size, loss weights and no flips learn fastest in 15 epochs (synthetic test
+  // accuracy 0.68 against 0.42 with recipe 1's cosine schedule, --balance none and flips, which need its 30 epochs).
   await cli('train', '--data', data, '--out', runFolder, ...base, '--image-size', values['image-size'] ?? '32',
-    '--epochs', values.epochs ?? (real ? '12' : '15'), '--batch-size', '32', '--learning-rate', '0.003', ...(real ? ['--cache', 'disk'] : []));
+    '--epochs', values.epochs ?? (real ? '12' : '15'), '--batch-size', '32', '--learning-rate', '0.003',
+    '--lr-schedule', 'constant', '--balance', 'weights', '--no-augment', ...(real ? ['--cache', 'disk'] : []));
   step('evaluating on the lesion-grouped test split');
   await cli('evaluate', '--model', runFolder, '--data', data, '--samples', values.samples ?? '30');
   step('scoring the Grad-CAM maps on the lesion masks');
