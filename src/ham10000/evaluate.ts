@@ -168,8 +168,10 @@ export type DecisionRule = (typeof DECISION_RULES)[number];
 /**
  * One operating point: a decision rule on the predictive distribution and its hard-decision
  * metrics. 'argmax': the most probable class (best accuracy when calibrated). 'prior-shift':
- * argmax_k p_k / π_k with π the training split's class frequencies, the Bayes decision for
- * balanced accuracy when the probabilities are calibrated (Saerens et al. 2002), nothing fitted.
+ * argmax_k p_k / π_k with π the class prior the network learned (the training split's frequencies
+ * with `balance: 'none'`; uniform, so the same as argmax, when loss weights or balanced epochs
+ * already aimed it at balanced accuracy), the Bayes decision for balanced accuracy when the
+ * probabilities are calibrated (Saerens et al. 2002), nothing fitted.
  * 'fitted': class weights started at the prior shift and fitted on the run's validation split to
  * maximise balanced accuracy with `minRecall` met there (`fitClassWeights`).
  */
@@ -298,7 +300,7 @@ export async function evaluateRun(given: EvaluateOptions): Promise<Evaluation> {
 export function operatingPoints(
   predictions: Pick<RecordPredictions, 'probs' | 'labels'>,
   validation: Pick<RecordPredictions, 'probs' | 'labels'> | null,
-  config: Pick<RunConfig, 'classes' | 'summary'>,
+  config: Pick<RunConfig, 'classes' | 'summary' | 'balance'>,
   minRecall: MinRecall | null,
 ): OperatingPoint[] {
   const { classes } = config;
@@ -306,7 +308,10 @@ export function operatingPoints(
   if (minRecall !== null && floorIdx < 0) {
     invalidArgument('evaluateRun', 'minRecall.class', `one of the run's classes (${classes.join(', ')})`, minRecall.class, `Use e.g. { class: 'mel', recall: 0.75 }.`);
   }
-  const prior = priorShiftWeights(classes.map((name) => Math.max(config.summary.counts.train[name as keyof typeof config.summary.counts.train] ?? 0, 1)));
+  // The prior the network learned: the training split's, unless loss weights or balanced epochs made it uniform (their
+  // point), where shifting by the training frequencies again would count the imbalance twice.
+  const learnedUniform = config.balance !== 'none';
+  const prior = priorShiftWeights(classes.map((name) => (learnedUniform ? 1 : Math.max(config.summary.counts.train[name as keyof typeof config.summary.counts.train] ?? 0, 1))));
   const point = (rule: DecisionRule, weights: number[], floor: OperatingPoint['minRecall']): OperatingPoint => {
     const metrics = decisionMetrics(weightedDecisions(predictions.probs, weights), predictions.labels, classes.length);
     return { rule, weights, minRecall: floor, accuracy: metrics.accuracy, balancedAccuracy: metrics.balancedAccuracy, recall: metrics.recall, precision: metrics.precision };

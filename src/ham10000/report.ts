@@ -103,7 +103,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3
 /** What each decision rule is, in one sentence for the report. */
 const RULE_TEXT: Record<DecisionRule, string> = {
   argmax: 'the most probable class (the accuracy operating point)',
-  'prior-shift': 'argmax of p<sub>k</sub> / (training frequency of k): the Bayes decision for balanced accuracy if the probabilities are calibrated; nothing fitted',
+  'prior-shift': 'argmax of p<sub>k</sub> / (the prior the network learned for k: its training frequency, or uniform after loss weights or balanced epochs): the Bayes decision for balanced accuracy if the probabilities are calibrated; nothing fitted',
   fitted: 'class weights fitted on the validation split to maximise balanced accuracy',
 };
 
