@@ -17,7 +17,7 @@ import { localizeRun } from './localize';
 import { POSTHOC_METHODS } from './posthoc';
 import { predictImage } from './predict';
 import { writeReport } from './report';
-import { ARCH_DEFAULTS, BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, localizationFile, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths, type RecipeSetting } from './run';
+import { ARCH_DEFAULTS, ARCH_EXPLANATIONS, BALANCES, CAM_SAMPLES, EVALUATION_SAMPLES, EVALUATION_SPLITS, localizationFile, LR_SCHEDULES, RUN_DEFAULTS, RUN_MODELS, runPaths, type RecipeSetting } from './run';
 import { train, type TrainEvent } from './train';
 import { version } from '../../package.json';
 
@@ -89,20 +89,26 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   }
 }
 
-/** A setting's default in the help: RUN_DEFAULTS', then each from-scratch network's recipe where it differs (ARCH_DEFAULTS). */
-function byArch(setting: RecipeSetting): string {
+/**
+ * A default in the help: the general one, then each network's own where it differs, e.g.
+ * "224; compact 48; resnet-small 64": read from the tables the library decides by, so they cannot drift.
+ */
+function byNetwork<K extends string>(general: unknown, table: Readonly<Partial<Record<string, Readonly<Partial<Record<K, unknown>>>>>>, key: K): string {
   const show = (value: unknown) => (typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value));
-  const recipes = Object.entries(ARCH_DEFAULTS)
-    .filter(([, recipe]) => recipe[setting] !== RUN_DEFAULTS[setting])
-    .map(([arch, recipe]) => `${arch} ${show(recipe[setting])}`);
-  return [show(RUN_DEFAULTS[setting]), ...recipes].join('; ');
+  const own = Object.entries(table)
+    .filter(([, values]) => values !== undefined && values[key] !== general)
+    .map(([arch, values]) => `${arch} ${show(values![key])}`);
+  return [show(general), ...own].join('; ');
 }
 
-/** What the map options default to in the help: the run's map (`runExplanation`), which depends on its network. */
+/** A training setting's default (RUN_DEFAULTS, then the from-scratch networks' recipes, ARCH_DEFAULTS). */
+const byArch = (setting: RecipeSetting) => byNetwork(RUN_DEFAULTS[setting], ARCH_DEFAULTS, setting);
+
+/** What the map options default to: the run's map (`runExplanation`), Grad-CAM at the last convolution unless its network has its own. */
 const RUN_MAP_DEFAULT = {
-  method: "the run's: layercam for resnet-small, else gradcam",
-  layer: "the run's: stage1_out for resnet-small, else the last convolution",
-  augSmooth: "the run's: on for resnet-small",
+  method: byNetwork('gradcam', ARCH_EXPLANATIONS, 'method'),
+  layer: byNetwork('the last convolution', ARCH_EXPLANATIONS, 'layer'),
+  augSmooth: byNetwork(false, ARCH_EXPLANATIONS, 'augSmooth'),
 };
 
 /** An option whose default the library decides: --help shows it as `(default: shown)`. */
@@ -237,7 +243,7 @@ function buildProgram(io: CliIo): Command {
       io.out(`${JSON.stringify(comparison)}\n`);
     });
 
-  runOnData(program.command('localize').description('how much of the Bayesian Grad-CAM maps falls on the lesion masks, against image-blind maps'), 'dataset folder with lesion masks')
+  runOnData(program.command('localize').description("how much of the run's Bayesian maps falls on the lesion masks, against image-blind maps"), 'dataset folder with lesion masks')
     .option('--cam-samples <n>', 'networks drawn per map', integer(2), CAM_SAMPLES)
     .addOption(libraryDefault('--method <name>', 'CAM method', RUN_MAP_DEFAULT.method).choices(CAM_METHODS))
     .addOption(libraryDefault('--layer <name>', 'layer explained', RUN_MAP_DEFAULT.layer))

@@ -131,13 +131,13 @@ export interface Explanation {
  * the lesion than a centred blob and peaks on it. Every other network: Grad-CAM at its last
  * convolution, the article's map.
  */
-const EXPLANATIONS: Partial<Record<Architecture, Explanation>> = {
+export const ARCH_EXPLANATIONS: Readonly<Partial<Record<Architecture, Explanation>>> = {
   'resnet-small': { method: 'layercam', layer: 'stage1_out', augSmooth: true },
 };
 
 /** The map `localize`, `report` and `predict` draw for a run, with any part the caller gives in place of the default's. */
 export function runExplanation(config: Pick<RunConfig, 'arch' | 'camLayer'>, given: Partial<Explanation> = {}): Explanation {
-  const fallback = EXPLANATIONS[config.arch] ?? { method: 'gradcam', layer: config.camLayer, augSmooth: false };
+  const fallback = ARCH_EXPLANATIONS[config.arch] ?? { method: 'gradcam', layer: config.camLayer, augSmooth: false };
   return { method: given.method ?? fallback.method, layer: given.layer ?? fallback.layer, augSmooth: given.augSmooth ?? fallback.augSmooth };
 }
 

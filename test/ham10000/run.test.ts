@@ -1,5 +1,13 @@
 import { resnetSmall } from '../../src/ham10000/resnet_small';
-import { explanationName, runExplanation } from '../../src/ham10000/run';
+import { main } from '../../src/ham10000/cli';
+import { ARCH_DEFAULTS, ARCH_EXPLANATIONS, explanationName, runExplanation } from '../../src/ham10000/run';
+
+/** A command's --help as one line (Commander wraps it at the terminal width). */
+async function help(command: string): Promise<string> {
+  let text = '';
+  await main([command, '--help'], { out: (t) => (text += t), err: (t) => (text += t), bars: false });
+  return text.replace(/\s+/g, ' ');
+}
 
 describe('runExplanation: the map the pipeline draws for a run', () => {
   it("is Grad-CAM at the run's last convolution, one view, for every network but resnet-small", () => {
@@ -26,5 +34,14 @@ describe('runExplanation: the map the pipeline draws for a run', () => {
   it('names a map for labels and reports', () => {
     expect(explanationName({ method: 'gradcam', layer: 'block5_conv3', augSmooth: false })).toBe('Grad-CAM at block5_conv3');
     expect(explanationName({ method: 'layercam', layer: 'stage1_out', augSmooth: true })).toBe('layercam at stage1_out, aug-smoothed');
+  });
+
+  it("shows each network's own defaults in --help, read from the tables the library decides by", async () => {
+    const map = ARCH_EXPLANATIONS['resnet-small']!;
+    expect(await help('localize')).toContain(`default: gradcam; resnet-small ${map.method})`);
+    expect(await help('report')).toContain(`(default: the last convolution; resnet-small ${map.layer})`);
+    const train = await help('train');
+    expect(train).toContain(`(default: 224; compact ${ARCH_DEFAULTS.compact!.imageSize}; resnet-small ${ARCH_DEFAULTS['resnet-small']!.imageSize})`);
+    expect(train).toContain('(default: off; compact on; resnet-small on)');
   });
 });
