@@ -109,38 +109,80 @@ async function timedRun(prepared: PreparedWorkload): Promise<number> {
 
 const MB = 1024 * 1024;
 
+/** A workload set up on the active backend, with the tensor bytes alive before its setup. */
+interface Prepared {
+  workload: Workload;
+  prepared: PreparedWorkload;
+  baselineBytes: number;
+  times: number[];
+}
+
+async function prepare(workload: Workload, context: WorkloadContext): Promise<Prepared> {
+  // Tensors alive before setup (other workloads' leftovers) are not this workload's memory.
+  const baselineBytes = tf.memory().numBytes;
+  return { workload, prepared: await workload.setup(context), baselineBytes, times: [] };
+}
+
+/** One more run under `tf.profile` for the peak tensor memory (setup's tensors included), then the result. */
+async function finish({ workload, prepared, baselineBytes, times }: Prepared, context: WorkloadContext): Promise<Result> {
+  const profile = await tf.profile(async () => settle(await prepared.run()));
+  const stats = summarize(times);
+  return {
+    backend: context.backend,
+    workload: workload.name,
+    params: prepared.params,
+    runs: times.length,
+    ...stats,
+    throughput: { value: prepared.throughput.items / (stats.medianMs / 1000), unit: prepared.throughput.unit },
+    peakMemoryMB: (Math.max(profile.peakBytes, tf.memory().numBytes) - baselineBytes) / MB,
+    ...(prepared.flops ? { gflops: prepared.flops / 1e9 / (stats.medianMs / 1000) } : {}),
+    ...(prepared.note ? { note: prepared.note } : {}),
+  };
+}
+
+/**
+ * Runs every set-up workload `warmup` rounds untimed, then `runs` rounds timed, one run of each in
+ * turn (A, B, A, B, ...; one workload: its runs back to back). A workload that leaks tensors
+ * across its timed runs fails: its timings would include garbage.
+ */
+async function timeRounds(all: Prepared[], runs: number, warmup: number): Promise<void> {
+  for (let round = 0; round < warmup; round++) for (const one of all) await timedRun(one.prepared);
+  const before = tf.memory().numTensors;
+  for (let round = 0; round < runs; round++) for (const one of all) one.times.push(await timedRun(one.prepared));
+  const leaked = tf.memory().numTensors - before;
+  if (leaked !== 0) throw new Error(`leaked ${leaked} tensors over ${runs} runs; run() must return or dispose what it makes`);
+}
+
 /**
  * Sets the workload up on the active backend, runs it `warmup` times untimed and `runs` times
  * timed, then once more under `tf.profile` for the peak tensor memory (setup's tensors included,
- * tensors alive before setup excluded). A workload that leaks
- * tensors across its runs fails: its timings would include garbage.
+ * tensors alive before setup excluded). A workload that leaks tensors across its runs fails.
  */
 export async function measure(workload: Workload, options: MeasureOptions): Promise<Result> {
-  // Tensors alive before setup (other workloads' leftovers) are not this workload's memory.
-  const baselineBytes = tf.memory().numBytes;
-  const prepared = await workload.setup(options.context);
+  const one = await prepare(workload, options.context);
   try {
-    for (let i = 0; i < options.warmup; i++) await timedRun(prepared);
-    const before = tf.memory().numTensors;
-    const times: number[] = [];
-    for (let i = 0; i < options.runs; i++) times.push(await timedRun(prepared));
-    const leaked = tf.memory().numTensors - before;
-    if (leaked !== 0) throw new Error(`leaked ${leaked} tensors over ${options.runs} runs; run() must return or dispose what it makes`);
-    const profile = await tf.profile(async () => settle(await prepared.run()));
-    const stats = summarize(times);
-    return {
-      backend: options.context.backend,
-      workload: workload.name,
-      params: prepared.params,
-      runs: options.runs,
-      ...stats,
-      throughput: { value: prepared.throughput.items / (stats.medianMs / 1000), unit: prepared.throughput.unit },
-      peakMemoryMB: (Math.max(profile.peakBytes, tf.memory().numBytes) - baselineBytes) / MB,
-      ...(prepared.flops ? { gflops: prepared.flops / 1e9 / (stats.medianMs / 1000) } : {}),
-      ...(prepared.note ? { note: prepared.note } : {}),
-    };
+    await timeRounds([one], options.runs, options.warmup);
+    return await finish(one, options.context);
   } finally {
-    prepared.dispose();
+    one.prepared.dispose();
+  }
+}
+
+/**
+ * The workloads set up together on the active backend and timed in turn, one run of each per
+ * round, so that a busy spell of a shared machine falls on all of them alike: the protocol for a
+ * ratio between workloads (`--interleave`). Peak memory counts every workload's setup.
+ */
+export async function measureInterleaved(workloads: readonly Workload[], options: MeasureOptions): Promise<Result[]> {
+  const all: Prepared[] = [];
+  try {
+    for (const workload of workloads) all.push(await prepare(workload, options.context));
+    await timeRounds(all, options.runs, options.warmup);
+    const results: Result[] = [];
+    for (const one of all) results.push(await finish(one, options.context));
+    return results;
+  } finally {
+    all.forEach((one) => one.prepared.dispose());
   }
 }
 
@@ -152,6 +194,8 @@ export interface BenchOptions {
   quick: boolean;
   seed: number;
   load?: ModuleLoader;
+  /** Time the workloads of a backend in turn, one run of each per round (measureInterleaved). */
+  interleave?: boolean;
   /** Called after each (backend, workload): the CLI prints progress; the harness prints nothing. */
   onResult?: (outcome: Result | Failure) => void;
 }
@@ -172,16 +216,23 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchOutcome
       absent.push({ backend, reason: `its package loaded but the '${TF_NAMES[backend]}' backend failed to initialise` });
       continue;
     }
-    for (const workload of options.workloads) {
-      const context = { backend, quick: options.quick, seed: options.seed };
+    const context = { backend, quick: options.quick, seed: options.seed };
+    const measureOptions = { runs: options.runs, warmup: options.warmup, context };
+    const batches = options.interleave ? [options.workloads] : options.workloads.map((workload) => [workload]);
+    for (const batch of batches) {
       try {
-        const result = await measure(workload, { runs: options.runs, warmup: options.warmup, context });
-        results.push(result);
-        options.onResult?.(result);
+        const measured = batch.length === 1 ? [await measure(batch[0], measureOptions)] : await measureInterleaved(batch, measureOptions);
+        for (const result of measured) {
+          results.push(result);
+          options.onResult?.(result);
+        }
       } catch (error) {
-        const failure = { backend, workload: workload.name, reason: error instanceof Error ? error.message.split('\n')[0] : String(error) };
-        failed.push(failure);
-        options.onResult?.(failure);
+        const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        for (const workload of batch) {
+          const failure = { backend, workload: workload.name, reason };
+          failed.push(failure);
+          options.onResult?.(failure);
+        }
       }
     }
   }

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     .option('--out <dir>', 'where the JSON goes', 'bench-results')
     .option('--markdown <file>', 'write the table into this file, between <!-- bench:start --> and <!-- bench:end -->')
     .option('--list', 'list the workloads and exit', false)
+    .option('--interleave', "time each backend's workloads in turn, one run of each per round (A, B, A, B...): for ratios between workloads", false)
     .option('--compare-python [python]', 'interleave every task with TF Python (scripts/bench/python_bench.py) and print one side-by-side table; the interpreter defaults to $TFJS_TRUST_PYTHON or python3')
     .option('--rounds <n>', 'with --compare-python: timed rounds (default 5, 2 with --quick)', positiveInt)
     .option('--max-run-seconds <s>', 'with --compare-python: drop a participant whose first run takes longer', positiveInt, 120)
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     warmup: opts.warmup,
     quick: opts.quick,
     seed: opts.seed,
+    interleave: opts.interleave,
     onResult: progress,
   });
   const doc = benchDocument(outcome, command);

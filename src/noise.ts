@@ -130,8 +130,27 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** Fills `out` with standard normal draws from `seed`'s stream; returns it. */
+/**
+ * Normal draws come in chunks of this many, each from its own stream (the first from the seed's
+ * own, the next from seeds derived from it), so a backend may draw the chunks in parallel
+ * (tfjs-trust's compiled kernels do, with the same numbers).
+ */
+export const NORMAL_CHUNK = 1 << 16;
+
+/** The seed of chunk `chunk` of a normal draw: the seed itself for the first. */
+export function chunkSeed(seed: number, chunk: number): number {
+  return chunk === 0 ? seed : new Xoshiro128(seed ^ Math.imul(chunk, 0x9e3779b9)).nextBits() >>> 0;
+}
+
+/** Fills `out` with standard normal draws from `seed`'s streams, a chunk (NORMAL_CHUNK) each; returns it. */
 export function fillNormal(out: Float32Array, seed: number): Float32Array {
+  for (let start = 0; start < out.length; start += NORMAL_CHUNK) {
+    fillNormalChunk(out.subarray(start, Math.min(start + NORMAL_CHUNK, out.length)), chunkSeed(seed, start / NORMAL_CHUNK));
+  }
+  return out;
+}
+
+function fillNormalChunk(out: Float32Array, seed: number): void {
   const rng = new Xoshiro128(seed);
   for (let i = 0; i < out.length; i++) {
     // The rectangle test inlined (normalFrom repeats it): the loop stays small enough for V8 to optimise.
@@ -140,7 +159,6 @@ export function fillNormal(out: Float32Array, seed: number): Float32Array {
     const magnitude = bits >>> 8;
     out[i] = magnitude < magnitudeLimits[layer] ? signOf(bits) * (magnitude + 0.5) * magnitudeEdges[layer] : rng.normalFrom(bits);
   }
-  return out;
 }
 
 /** Fills `out` with Rademacher signs (±1, equally likely), 32 per draw; returns it. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fillNormal, fillRademacher, fillUniform, Xoshiro128 } from '../src/noise';
+import { chunkSeed, fillNormal, fillRademacher, fillUniform, NORMAL_CHUNK, Xoshiro128 } from '../src/noise';
 import { SeedStream } from '../src/random';
 
 const N = 1 << 20;
@@ -95,6 +95,19 @@ describe('fillNormal (xoshiro128** + ziggurat)', () => {
       }
     }
     expect(Math.abs(positiveLarge - large / 2)).toBeLessThan(5 * Math.sqrt(large / 4));
+  });
+
+  it('draws each chunk from its own stream: the first from the seed, the others uncorrelated with it', () => {
+    expect(chunkSeed(12345, 0)).toBe(12345);
+    const seeds = new Set(Array.from({ length: 64 }, (_, chunk) => chunkSeed(12345, chunk)));
+    expect(seeds.size).toBe(64);
+    const first = new Xoshiro128(12345);
+    const own = Float32Array.from({ length: 100 }, () => first.nextNormal());
+    expect(values.subarray(0, 100)).toEqual(own);
+    // Chunks side by side: their product moment is that of independent N(0, 1) draws.
+    let cross = 0;
+    for (let i = 0; i < NORMAL_CHUNK; i++) cross += values[i] * values[NORMAL_CHUNK + i];
+    expect(Math.abs(cross / NORMAL_CHUNK)).toBeLessThan(5 / Math.sqrt(NORMAL_CHUNK));
   });
 
   it('is reproducible from its seed, and different seeds give different streams', () => {

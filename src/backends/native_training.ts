@@ -21,31 +21,17 @@
  *   `FusedBatchNormV3` / `FusedBatchNormGradV3` (training mode) do it in one pass each way. They
  *   are kernels here (`BATCH_NORM_TRAINING_KERNEL`), which `nativeBatchNormalization`
  *   (native_batch_norm.ts) calls: a kernel cannot fuse ops that tfjs-layers dispatches one by one.
+ * - **tfjs-trust's compiled kernels**, where `npm run setup:native` built them: the variational
+ *   layers' draw, KL and noise in fused passes (compiled_kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SUM_OF_SQUARES_KERNEL } from '../layers/priors';
+import { registerCompiledKernels } from './compiled_kernels';
+import { NATIVE_BACKEND, type NativeBackend, type OpAttr, SOFTPLUS_GRAD_KERNEL } from './native_backend';
 
 /** The name of the ReLU gradient kernel; registered for the `tensorflow` backend only. */
 export const RELU_GRAD_KERNEL = 'TfjsTrustReluGrad';
-/** The name of the softplus gradient kernel (σ = softplus(ρ) of every variational layer); `tensorflow` only. */
-export const SOFTPLUS_GRAD_KERNEL = 'TfjsTrustSoftplusGrad';
-/** tfjs-node's and tfjs-node-gpu's backend name. */
-const NATIVE_BACKEND = 'tensorflow';
-
-/** An attribute of a TensorFlow op, as tfjs-node's binding takes it. */
-interface OpAttr {
-  name: string;
-  type: number;
-  value: number | number[] | string | boolean;
-}
-
-/** The part of tfjs-node's backend used here (tfjs-node is optional, so it is not imported). */
-interface NativeBackend {
-  binding: Record<'TF_ATTR_TYPE' | 'TF_ATTR_INT' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_FLOAT', number>;
-  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
-}
-
+export { SOFTPLUS_GRAD_KERNEL };
 const floatType = (native: NativeBackend): OpAttr => ({ name: 'T', type: native.binding.TF_ATTR_TYPE, value: native.binding.TF_FLOAT });
 
 /**
@@ -274,7 +260,8 @@ function replaceKernel(kernelName: string, kernelFunc: tf.KernelFunc): boolean {
 
 /**
  * Registers the fused ReLU and softplus gradients, the sum of squares of the Normal prior's KL,
- * oneDNN's max pooling and the training batch norm for the `tensorflow` backend (idempotent);
+ * oneDNN's max pooling, the training batch norm and, where they are built, tfjs-trust's compiled
+ * kernels (registerCompiledKernels) for the `tensorflow` backend (idempotent);
  * returns whether this call changed anything. Call it after loading tfjs-node: loading it
  * registers its kernels (the pooling ones replace these), and loading `@tensorflow/tfjs`
  * registers tfjs' gradients again, over these. Changes nothing on other backends.
@@ -293,5 +280,5 @@ export function registerNativeTrainingKernels(): boolean {
     changed = true;
   }
   for (const [kernelName, kernelFunc] of REPLACEMENTS) changed = replaceKernel(kernelName, kernelFunc) || changed;
-  return changed;
+  return registerCompiledKernels() || changed;
 }

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { checkNumber } from '../validation';
 import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
+import type { KernelDraw } from './estimators';
 import { singleShape, VariationalLayer, type VariationalLayerArgs } from './variational';
 
 /** Arguments of a variational dense layer: the number of units plus the variational ones. */
@@ -38,12 +39,12 @@ export abstract class DenseVariational extends VariationalLayer {
 
   protected override readonly linear = (x: tf.Tensor, kernel: tf.Tensor): tf.Tensor => tf.matMul(x, kernel);
 
-  protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
-    if (x.rank === 2) return super.applyKernel(x, mode, seeds);
+  protected override applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream, drawn: KernelDraw | null): tf.Tensor {
+    if (x.rank === 2) return super.applyKernel(x, mode, seeds, drawn);
     // Explicit row count, not -1: tfjs cannot infer -1 for an empty batch.
     const rowCount = x.shape.slice(0, -1).reduce((product, size) => product * size, 1);
     const rows = tf.reshape(x, [rowCount, x.shape[x.rank - 1]]);
-    return tf.reshape(super.applyKernel(rows, mode, seeds), [...x.shape.slice(0, -1), this.units]);
+    return tf.reshape(super.applyKernel(rows, mode, seeds, drawn), [...x.shape.slice(0, -1), this.units]);
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {

@@ -4,9 +4,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { ShapeError } from '../errors';
 import { SeedStream } from '../random';
 import { checkBoolean, checkNumber, checkOneOf, describe, invalidArgument } from '../validation';
-import { ESTIMATORS, type KernelPosterior, type LinearMap } from './estimators';
+import { ESTIMATORS, type KernelDraw, type KernelPosterior, kernelSampler, type LinearMap } from './estimators';
 import { type Initializer, type InitializerSpec, resolveInitializer, serializeInitializer } from './initializers';
-import { createPrior, type Prior, type PriorSpec } from './priors';
+import { createPrior, NormalPrior, type Prior, type PriorSpec } from './priors';
 import { callSampling, SAMPLING_MODES, type SamplingMode, type SamplingOverride, type StochasticLayer } from './sampling';
 
 /** The activation names tfjs-layers accepts (`'relu'`, `'softmax'`, ...), which it does not export by name. */
@@ -91,6 +91,8 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   private readonly activationLayer: tfl.layers.Layer;
   /** σ of the kernel for the current training step, with the ρ it came from (see shareKernelSigma). */
   private sharedSigma: { rho: tf.DataId; sigma: tf.Tensor } | null = null;
+  /** The KL of the current training step from the fused draw, with the weights it came from (see drawFused). */
+  private stepKl: { loc: tf.DataId; rho: tf.DataId; kl: tf.Scalar } | null = null;
 
   constructor(args: VariationalLayerArgs) {
     super(args);
@@ -177,19 +179,65 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const { mode, seeds } = callSampling(this.who(), kwargs.mode, this, this.seeds);
-    // Outside the tidy below, so that the KL closure of the same training step finds it alive.
-    if (mode !== 'mean') this.shareKernelSigma();
+    // Outside the tidy below, so that the KL closure of the same training step finds them alive.
+    const drawn = this.drawFused(mode, seeds);
+    if (mode !== 'mean' && drawn === null) this.shareKernelSigma();
     return tf.tidy(() => {
       const x = floatInput(inputs);
-      let y = this.applyKernel(x, mode, seeds);
+      let y = this.applyKernel(x, mode, seeds, drawn);
       if (this.biasLoc) y = tf.add(y, this.applyBias(y.shape, mode, seeds));
       return this.activationLayer.apply(y) as tf.Tensor;
     });
   }
 
-  /** Draws the kernel's contribution to the output with the estimator `mode` names. */
-  protected applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream): tf.Tensor {
-    return ESTIMATORS[mode](this.linear, x, this.kernelPosterior(), seeds);
+  /**
+   * Draws the kernel's contribution to the output with the estimator `mode` names; `drawn` is
+   * this call's μ and ΔW when drawFused drew them, else null (the estimator draws ΔW).
+   */
+  protected applyKernel(x: tf.Tensor, mode: SamplingMode, seeds: SeedStream, drawn: KernelDraw | null): tf.Tensor {
+    const kernel = drawn
+      ? kernelSampler(drawn.loc, () => this.kernelPosterior().sigma, drawn.perturbation)
+      : kernelSampler(this.kernelLoc.read(), () => this.kernelPosterior().sigma);
+    return ESTIMATORS[mode](this.linear, x, kernel, seeds);
+  }
+
+  /**
+   * Under a gradient tape, where the backend has a kernel for it (POSTERIOR_DRAW_KERNEL): this
+   * call's perturbation ΔW = σ ⊙ ε, drawn from the next seed as the estimator would, and the
+   * kernel's KL, in one fused pass; the KL closure of the same step then reads that KL. μ passes
+   * through the kernel, so that its gradient adds the data's share and the KL's in one pass. Like
+   * shareKernelSigma, the tensors belong to the caller's scope (the tape's), which disposes them
+   * when the step ends. Null where it does not apply: the 'local' and 'mean' estimators, priors
+   * without a closed form or with per-weight means, replayed noise, other backends, no tape.
+   */
+  private drawFused(mode: SamplingMode, seeds: SeedStream): KernelDraw | null {
+    const prior = this.prior;
+    const applies =
+      (mode === 'flipout' || mode === 'sample') &&
+      seeds.drawsOwnNoise &&
+      prior instanceof NormalPrior &&
+      this.kernelPriorMean === null &&
+      tf.engine().isTapeOn() &&
+      tf.getKernel(POSTERIOR_DRAW_KERNEL, tf.getBackend()) !== undefined;
+    if (!applies) return null;
+    const loc = this.kernelLoc.read();
+    const rho = this.kernelRho.read();
+    const attrs = { seed: seeds.drawSeed(), floor: SIGMA_FLOOR, priorMean: prior.mean, priorStddev: prior.stddev };
+    const [perturbation, kl, locUsed] = tf.engine().runKernel(POSTERIOR_DRAW_KERNEL, { loc, rho }, attrs) as tf.Tensor[];
+    this.stepKl = { loc: loc.dataId, rho: rho.dataId, kl: kl as tf.Scalar };
+    return { loc: locUsed, perturbation };
+  }
+
+  /** The fused draw's KL while its step lasts (a tape is on, it is alive, the weights are the same), else null. */
+  private liveStepKl(): tf.Scalar | null {
+    const step = this.stepKl;
+    const alive =
+      step !== null &&
+      tf.engine().isTapeOn() &&
+      step.loc === this.kernelLoc.read().dataId &&
+      step.rho === this.kernelRho.read().dataId &&
+      !step.kl.isDisposed;
+    return alive ? step.kl : null;
   }
 
   private applyBias(outputShape: number[], mode: SamplingMode, seeds: SeedStream): tf.Tensor {
@@ -237,15 +285,19 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
    */
   klDivergence(): tf.Scalar {
     return tf.tidy(() => {
-      const { loc, sigma } = this.kernelPosterior();
       const seeds = this.klSeeds;
-      let kl = this.prior.divergence(loc, sigma, { mean: this.kernelPriorMean?.read(), seeds });
+      let kl = this.liveStepKl() ?? this.kernelDivergence(seeds);
       if (this.biasLoc && this.biasRho) {
         const biasSigma = sigmaOf(this.biasRho.read());
         kl = tf.add(kl, this.prior.divergence(this.biasLoc.read(), biasSigma, { mean: this.biasPriorMean?.read(), seeds }));
       }
       return kl;
     });
+  }
+
+  private kernelDivergence(seeds: SeedStream): tf.Scalar {
+    const { loc, sigma } = this.kernelPosterior();
+    return this.prior.divergence(loc, sigma, { mean: this.kernelPriorMean?.read(), seeds });
   }
 
   override getConfig(): serialization.ConfigDict {
@@ -272,8 +324,27 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
 
 /** sigma = softplus(rho) + SIGMA_FLOOR: positive, and smooth in rho for gradient descent. */
 export function sigmaOf(rho: tf.Tensor): tf.Tensor {
+  if (rho.dtype === 'float32' && tf.getKernel(SIGMA_KERNEL, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(SIGMA_KERNEL, { rho }, { floor: SIGMA_FLOOR }) as tf.Tensor;
+  }
   return tf.tidy(() => tf.add(tf.softplus(rho), SIGMA_FLOOR));
 }
+
+/**
+ * A kernel a backend may register to compute sigmaOf in one pass (input `rho`, attribute `floor`),
+ * with its gradient: `registerNativeTrainingKernels` registers one for `tensorflow`, ~3× faster
+ * than TensorFlow's Softplus and the add.
+ */
+export const SIGMA_KERNEL = 'TfjsTrustSigma';
+
+/**
+ * A kernel a backend may register to draw a training step's perturbation and KL in one pass, with
+ * its gradient: inputs `loc`, `rho`; attributes `seed` (ε is `SeedStream`'s normal noise for that
+ * seed), `floor` (SIGMA_FLOOR), `priorMean`, `priorStddev`; outputs [σ ⊙ ε, KL(posterior ‖ Normal
+ * prior), loc passed through]. `registerNativeTrainingKernels` registers one for `tensorflow`
+ * (VariationalLayer.drawFused).
+ */
+export const POSTERIOR_DRAW_KERNEL = 'TfjsTrustNormalPosteriorDraw';
 
 /** The inverse of sigmaOf, for setting a posterior's scale directly (MOPED, tests). */
 export function rhoOf(sigma: tf.Tensor): tf.Tensor {

@@ -7,6 +7,7 @@ export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../backends/
 export { registerCpuTrainingKernels, CPU_TRAINING_KERNELS, type TrainingKernel } from '../backends/cpu_training';
 export { registerNativeTrainingKernels, RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, BATCH_NORM_TRAINING_KERNEL } from '../backends/native_training';
 export { nativeBatchNormalization } from '../backends/native_batch_norm';
+export { loadCompiledKernels, COMPILED_KERNELS_ENV, COMPILED_KERNELS_FILE, type CompiledKernelsStatus } from '../backends/compiled_kernels';
 export { encodePng, writePng, writeOverlayPng } from './png';
 export { loadKerasWeights } from './keras';
 export {

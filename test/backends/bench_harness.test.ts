@@ -71,6 +71,25 @@ describe('benchmark harness', () => {
     expect(tf.memory().numTensors - before).toBe(2); // the zeros leaked by the 2 timed runs: it stops there
   });
 
+  it('with interleave, times the workloads in turn (A, B, A, B) after their warm-up rounds, and reports each', async () => {
+    const order: string[] = [];
+    const logged = (name: string): Workload => ({
+      ...tiny,
+      name,
+      setup: async (c) => {
+        const prepared = await tiny.setup(c);
+        return { ...prepared, run: () => (order.push(name), prepared.run()) };
+      },
+    });
+    const before = tf.memory().numTensors;
+    const outcome = await runBenchmarks({ backends: ['cpu'], workloads: [logged('a'), logged('b')], runs: 3, warmup: 1, quick: true, seed: 1, interleave: true });
+    // One warm-up round, three timed rounds, then one profiled run each for the peak memory.
+    expect(order).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
+    expect(outcome.results.map((r) => [r.workload, r.runs])).toEqual([['a', 3], ['b', 3]]);
+    expect(outcome.failed).toEqual([]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('summarises with the median, interquartile range and minimum', () => {
     expect(summarize([5, 1, 4, 2, 3])).toEqual({ medianMs: 3, iqrMs: 2, minMs: 1 });
     expect(summarize([10, 20])).toEqual({ medianMs: 15, iqrMs: 5, minMs: 10 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { COMPILED_KERNELS_ENV } from '../../src/backends/compiled_kernels';
 import { RELU_GRAD_KERNEL, SOFTPLUS_GRAD_KERNEL, registerNativeTrainingKernels } from '../../src/backends/native_training';
 import { createPrior, SUM_OF_SQUARES_KERNEL } from '../../src/layers/priors';
 import { maxAbsDiff } from '../helpers';
@@ -9,7 +10,15 @@ const softplusGradient = (x: tf.Tensor, dy: tf.Tensor) => tf.grad((v: tf.Tensor)
 const tfjsGradient = tf.getGradient(tf.Relu)!;
 const tfjsSoftplusGradient = tf.getGradient(tf.Softplus)!;
 
-afterAll(() => [tfjsGradient, tfjsSoftplusGradient].forEach((gradient) => tf.registerGradient(gradient)));
+// This file tests the kernels built from TensorFlow's own ops; compiled_kernels.test.ts tests the
+// compiled ones, which would otherwise take the KL's place here.
+const compiledKernels = process.env[COMPILED_KERNELS_ENV];
+beforeAll(() => (process.env[COMPILED_KERNELS_ENV] = 'off'));
+afterAll(() => {
+  [tfjsGradient, tfjsSoftplusGradient].forEach((gradient) => tf.registerGradient(gradient));
+  if (compiledKernels === undefined) delete process.env[COMPILED_KERNELS_ENV];
+  else process.env[COMPILED_KERNELS_ENV] = compiledKernels;
+});
 
 describe('registerNativeTrainingKernels', () => {
   const native = loadNative();

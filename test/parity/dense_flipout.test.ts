@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DenseFlipout, sigmaOf } from '../../src';
-import { ESTIMATORS } from '../../src/layers/estimators';
+import { ESTIMATORS, kernelSampler } from '../../src/layers/estimators';
 import { expectNoLeaks } from '../helpers';
 import { expectClose, loadFixture, PARITY_TOLERANCE, RecordedNoise, type Nested } from './golden';
 
@@ -63,7 +63,7 @@ describe(`DenseFlipout matches tfp.layers.DenseFlipout (TFP ${fixture.versions.t
       const output = tf.tidy(() => {
         const noise = new RecordedNoise([t.epsilon], [t.signIn, t.signOut]);
         const x = tf.reshape(t.x, [-1, t.x.shape[t.x.rank - 1]]);
-        const kernel = tf.add(ESTIMATORS.flipout(tf.matMul, x, { loc: t.loc, sigma: sigmaOf(t.rho) }, noise), t.bias);
+        const kernel = tf.add(ESTIMATORS.flipout(tf.matMul, x, kernelSampler(t.loc, () => sigmaOf(t.rho)), noise), t.bias);
         const activated = c.activation === 'relu' ? tf.relu(kernel) : kernel;
         return tf.reshape(activated, [...t.x.shape.slice(0, -1), c.units]);
       });
@@ -99,7 +99,7 @@ describe(`DenseFlipout matches tfp.layers.DenseFlipout (TFP ${fixture.versions.t
     const t = caseTensors(c);
     const flipped = tf.neg(t.signOut);
     const output = tf.tidy(() =>
-      tf.add(ESTIMATORS.flipout(tf.matMul, t.x, { loc: t.loc, sigma: sigmaOf(t.rho) }, new RecordedNoise([t.epsilon], [t.signIn, flipped])), t.bias),
+      tf.add(ESTIMATORS.flipout(tf.matMul, t.x, kernelSampler(t.loc, () => sigmaOf(t.rho)), new RecordedNoise([t.epsilon], [t.signIn, flipped])), t.bias),
     );
     const error = tf.tidy(() => tf.max(tf.abs(tf.sub(output, tf.tensor(c.output as number[])))).dataSync()[0]);
     expect(error).toBeGreaterThan(100 * PARITY_TOLERANCE);

@@ -1,0 +1,603 @@
+// tfjs-trust's compiled TensorFlow kernels for the variational layers, for tfjs-node's `tensorflow`
+// backend. A Flipout training step on tfjs' eager ops makes ~20 passes over each kernel and draws
+// its noise in JavaScript (~4 ms for a 1024 x 512 kernel, as long as a whole Dense step); here the
+// draw (noise, σ, ΔW, KL) is one pass, its gradient another, both on two threads, and the noise
+// is the same as JavaScript's, bit for bit.
+//
+// Built by scripts/tfjs-node-offline.sh against the TensorFlow C API the tfjs-node addon links
+// (tensorflow/c/ops.h, kernels.h: a stable ABI), with Eigen's vectorised exp/log from the wheel's
+// headers. It is a Node addon only so that `process.dlopen` loads it into the process: loading
+// registers the ops with TensorFlow, which tfjs-node then runs by name (src/backends/compiled_kernels.ts).
+#include <node_api.h>
+#include <tensorflow/c/kernels.h>
+#include <tensorflow/c/ops.h>
+#include <tensorflow/c/tf_status.h>
+#include <tensorflow/c/tf_tensor.h>
+
+#include <Eigen/Core>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Array = Eigen::Map<Eigen::ArrayXf>;
+using ConstArray = Eigen::Map<const Eigen::ArrayXf>;
+
+// ---------------------------------------------------------------------------------------------
+// Noise: src/noise.ts in C++, bit for bit (xoshiro128** and the same ziggurat), so a seed gives
+// the same samples on every backend. Built with -ffp-contract=off so no product is fused into an
+// FMA that JavaScript would round twice.
+
+constexpr int kLayers = 128;
+constexpr double kTailStart = 3.442619855899;
+constexpr double kLayerArea = 9.91256303526217e-3;
+constexpr double kMagnitudeScale = 1.0 / 16777216.0;
+constexpr double kUint32Scale = 1.0 / 4294967296.0;
+
+struct Ziggurat {
+  double edges[kLayers + 1];
+  double ratios[kLayers];
+  int32_t magnitudeLimits[kLayers];
+  double magnitudeEdges[kLayers];
+
+  Ziggurat() {
+    auto density = [](double x) { return std::exp(-0.5 * x * x); };
+    edges[0] = kLayerArea / density(kTailStart);
+    edges[1] = kTailStart;
+    for (int i = 2; i < kLayers; i++) edges[i] = std::sqrt(-2 * std::log(kLayerArea / edges[i - 1] + density(edges[i - 1])));
+    edges[kLayers] = 0;
+    for (int i = 0; i < kLayers; i++) {
+      ratios[i] = edges[i + 1] / edges[i];
+      magnitudeLimits[i] = static_cast<int32_t>(std::ceil(ratios[i] / kMagnitudeScale - 0.5));
+      magnitudeEdges[i] = edges[i] * kMagnitudeScale;
+    }
+  }
+};
+const Ziggurat kZiggurat;
+
+inline uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+inline double signOf(uint32_t bits) { return 1.0 - static_cast<double>((bits >> 6) & 2); }
+
+class Xoshiro128 {
+ public:
+  explicit Xoshiro128(uint32_t seed) : s_(seed) {
+    a_ = splitmix();
+    b_ = splitmix();
+    c_ = splitmix();
+    d_ = splitmix();
+  }
+
+  uint32_t nextBits() {
+    const uint32_t result = rotl(b_ * 5u, 7) * 9u;
+    const uint32_t t = b_ << 9;
+    c_ ^= a_;
+    d_ ^= b_;
+    b_ ^= c_;
+    a_ ^= d_;
+    c_ ^= t;
+    d_ = rotl(d_, 11);
+    return result;
+  }
+
+  double nextOpenUniform() { return (static_cast<double>(nextBits()) + 0.5) * kUint32Scale; }
+
+  // The ziggurat's slow path for the draw `bits` (noise.ts, normalFrom).
+  double normalFrom(uint32_t bits) {
+    const Ziggurat& z = kZiggurat;
+    for (;;) {
+      const int layer = bits & (kLayers - 1);
+      const double sign = signOf(bits);
+      const double u = (static_cast<double>(bits >> 8) + 0.5) * kMagnitudeScale;
+      if (u < z.ratios[layer]) return sign * u * z.edges[layer];
+      if (layer == 0) return sign * tail();
+      const double x = u * z.edges[layer];
+      const double below = std::exp(-0.5 * (z.edges[layer] * z.edges[layer] - x * x));
+      const double above = std::exp(-0.5 * (z.edges[layer + 1] * z.edges[layer + 1] - x * x));
+      if (above + nextOpenUniform() * (below - above) < 1) return sign * x;
+      bits = nextBits();
+    }
+  }
+
+ private:
+  uint32_t splitmix() {
+    s_ += 0x9e3779b9u;
+    uint32_t z = s_;
+    z = (z ^ (z >> 16)) * 0x85ebca6bu;
+    z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+    return z ^ (z >> 16);
+  }
+
+  double tail() {
+    for (;;) {
+      const double x = -std::log(nextOpenUniform()) / kTailStart;
+      const double y = -std::log(nextOpenUniform());
+      if (2 * y >= x * x) return kTailStart + x;
+    }
+  }
+
+  uint32_t s_, a_, b_, c_, d_;
+};
+
+// Normal draws come in chunks of this many, each from its own stream: noise.ts, NORMAL_CHUNK.
+constexpr int64_t kNormalChunk = 1 << 16;
+
+// noise.ts, chunkSeed.
+uint32_t chunkSeed(uint32_t seed, int64_t chunk) {
+  return chunk == 0 ? seed : Xoshiro128(seed ^ (static_cast<uint32_t>(chunk) * 0x9e3779b9u)).nextBits();
+}
+
+// One chunk (noise.ts, fillNormalChunk).
+void fillNormalChunk(float* out, int64_t n, uint32_t seed) {
+  const Ziggurat& z = kZiggurat;
+  Xoshiro128 rng(seed);
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t bits = rng.nextBits();
+    const int layer = bits & (kLayers - 1);
+    const int32_t magnitude = static_cast<int32_t>(bits >> 8);
+    out[i] = static_cast<float>(magnitude < z.magnitudeLimits[layer]
+                                    ? signOf(bits) * (magnitude + 0.5) * z.magnitudeEdges[layer]
+                                    : rng.normalFrom(bits));
+  }
+}
+
+// Draws chunks [begin, end) of n normals from seed's streams, calling done(offset, length) after each.
+template <typename Done>
+void fillNormalChunks(float* out, int64_t n, uint32_t seed, int64_t beginChunk, int64_t endChunk, const Done& done) {
+  for (int64_t chunk = beginChunk; chunk < endChunk; chunk++) {
+    const int64_t offset = chunk * kNormalChunk;
+    const int64_t length = std::min(kNormalChunk, n - offset);
+    fillNormalChunk(out + offset, length, chunkSeed(seed, chunk));
+    done(offset, length);
+  }
+}
+
+int64_t chunkCount(int64_t n) { return (n + kNormalChunk - 1) / kNormalChunk; }
+
+void fillRademacher(float* out, int64_t n, uint32_t seed) {
+  Xoshiro128 rng(seed);
+  for (int64_t i = 0; i < n; i += 32) {
+    const uint32_t bits = rng.nextBits();
+    const int64_t end = std::min<int64_t>(32, n - i);
+    for (int64_t k = 0; k < end; k++) out[i + k] = static_cast<float>(((bits >> k) & 1) * 2) - 1.0f;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel plumbing.
+
+// Below this many elements a pass runs on the calling thread alone.
+constexpr int64_t kParallelMin = 1 << 16;
+
+// One thread kept for the second half of every parallelFor: starting a thread per pass costs
+// ~40 µs, handing a task to a waiting one ~10 µs. TensorFlow's pool is not reachable from the C API.
+class SecondThread {
+ public:
+  // Never destroyed: its thread waits until the process exits.
+  static SecondThread& instance() {
+    static SecondThread* second = new SecondThread;
+    return *second;
+  }
+
+  // Starts task on the second thread; false if another caller's task holds it.
+  bool start(std::function<void()> task) {
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || task_) return false;
+    task_ = std::move(task);
+    done_ = false;
+    wake_.notify_one();
+    return true;
+  }
+
+  // Waits for the task start() took.
+  void finish() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return done_; });
+    task_ = nullptr;
+  }
+
+ private:
+  SecondThread() { std::thread([this] { loop(); }).detach(); }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return task_ && !done_; });
+      lock.unlock();
+      task_();
+      lock.lock();
+      done_ = true;
+      finished_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  std::function<void()> task_;
+  bool done_ = true;
+};
+
+// Runs fn(begin, end) over [0, n) in two halves split at a multiple of grain, the second on the
+// second thread, when n is large: the machines this targets have 2-4 cores.
+template <typename Fn>
+void parallelFor(int64_t n, int64_t grain, const Fn& fn) {
+  const int64_t half = std::min(n, (n / 2 + grain - 1) / grain * grain);
+  if (n < kParallelMin || half == n || !SecondThread::instance().start([&] { fn(half, n); })) {
+    fn(0, n);
+    return;
+  }
+  fn(0, half);
+  SecondThread::instance().finish();
+}
+
+// Elementwise passes split at a multiple of 16 floats (a cache line).
+constexpr int64_t kLine = 16;
+
+struct Status {
+  TF_Status* s = TF_NewStatus();
+  ~Status() { TF_DeleteStatus(s); }
+  bool ok() const { return TF_GetCode(s) == TF_OK; }
+};
+
+// An input as a tensor the kernel must delete.
+struct Input {
+  TF_Tensor* t = nullptr;
+  Input(TF_OpKernelContext* ctx, int i, Status& status) { TF_GetInput(ctx, i, &t, status.s); }
+  ~Input() {
+    if (t) TF_DeleteTensor(t);
+  }
+  int64_t size() const { return TF_TensorElementCount(t); }
+  const float* floats() const { return static_cast<const float*>(TF_TensorData(t)); }
+  const int32_t* ints() const { return static_cast<const int32_t*>(TF_TensorData(t)); }
+  std::vector<int64_t> dims() const {
+    std::vector<int64_t> d(TF_NumDims(t));
+    for (size_t i = 0; i < d.size(); i++) d[i] = TF_Dim(t, static_cast<int>(i));
+    return d;
+  }
+};
+
+// Allocates output i as float32 of shape dims; null (with the context failed) on error.
+float* allocate(TF_OpKernelContext* ctx, int i, const std::vector<int64_t>& dims, Status& status) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), n * sizeof(float), status.s);
+  if (!status.ok()) return nullptr;
+  float* data = static_cast<float*>(TF_TensorData(t));
+  TF_DeleteTensor(t);
+  return data;
+}
+
+void fail(TF_OpKernelContext* ctx, const char* message) {
+  Status status;
+  TF_SetStatus(status.s, TF_INVALID_ARGUMENT, message);
+  TF_OpKernelContext_Failure(ctx, status.s);
+}
+
+float floatAttr(TF_OpKernelConstruction* ctx, const char* name) {
+  Status status;
+  float value = 0;
+  TF_OpKernelConstruction_GetAttrFloat(ctx, name, &value, status.s);
+  if (!status.ok()) TF_OpKernelConstruction_Failure(ctx, status.s);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Noise ops: inputs shape (int32 vector) and seed (int32 scalar, read as uint32); float output.
+// The seed is an input, not an attribute: TensorFlow caches a kernel per attribute value.
+
+// Reads the inputs shape and seed, allocates the output; null (with the context failed) on error.
+float* noiseOutput(TF_OpKernelContext* ctx, int64_t* n, uint32_t* seed) {
+  Status status;
+  Input shape(ctx, 0, status), seedInput(ctx, 1, status);
+  if (!status.ok()) {
+    TF_OpKernelContext_Failure(ctx, status.s);
+    return nullptr;
+  }
+  if (seedInput.size() != 1) {
+    fail(ctx, "seed must be a scalar");
+    return nullptr;
+  }
+  std::vector<int64_t> dims(shape.ints(), shape.ints() + shape.size());
+  float* out = allocate(ctx, 0, dims, status);
+  if (!out) TF_OpKernelContext_Failure(ctx, status.s);
+  *n = 1;
+  for (int64_t d : dims) *n *= d;
+  *seed = static_cast<uint32_t>(seedInput.ints()[0]);
+  return out;
+}
+
+void computeNormalNoise(void*, TF_OpKernelContext* ctx) {
+  int64_t n;
+  uint32_t seed;
+  float* out = noiseOutput(ctx, &n, &seed);
+  if (!out) return;
+  parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) {
+    fillNormalChunks(out, n, seed, begin / kNormalChunk, chunkCount(end), [](int64_t, int64_t) {});
+  });
+}
+
+void computeRademacherNoise(void*, TF_OpKernelContext* ctx) {
+  int64_t n;
+  uint32_t seed;
+  float* out = noiseOutput(ctx, &n, &seed);
+  if (out) fillRademacher(out, n, seed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flipout's sign flips: t ⊙ s for t of shape [batch, ..., channels] and Rademacher signs s of shape
+// [batch, channels] (fillRademacher's, for the seed), shared over the axes between: the signs
+// never exist as a tensor. Its own gradient, with the same seed (s ⊙ s = 1).
+
+void computeFlipSigns(void*, TF_OpKernelContext* ctx) {
+  Status status;
+  Input t(ctx, 0, status), seed(ctx, 1, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  const std::vector<int64_t> dims = t.dims();
+  if (dims.size() < 2 || seed.size() != 1) return fail(ctx, "t must have rank >= 2 and seed be a scalar");
+  float* out = allocate(ctx, 0, dims, status);
+  if (!out) return TF_OpKernelContext_Failure(ctx, status.s);
+  const int64_t batch = dims.front(), channels = dims.back();
+  const int64_t spatial = batch * channels == 0 ? 0 : t.size() / (batch * channels);
+  thread_local std::vector<float> signs;
+  signs.resize(batch * channels);
+  fillRademacher(signs.data(), batch * channels, static_cast<uint32_t>(seed.ints()[0]));
+  const float* in = t.floats();
+  const float* flips = signs.data();  // the calling thread's: thread_local names another on the second thread
+  // Split by whole rows of (spatial × channels) elements.
+  const int64_t row = spatial * channels;
+  parallelFor(t.size(), std::max<int64_t>(row, 1), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin / std::max<int64_t>(row, 1); b * row < end; b++) {
+      ConstArray s(flips + b * channels, channels);
+      for (int64_t p = 0; p < spatial; p++) {
+        const int64_t offset = (b * spatial + p) * channels;
+        Array(out + offset, channels) = ConstArray(in + offset, channels) * s;
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// sigma = softplus(rho) + floor, as max(rho, 0) + log1p(exp(-|rho|)): exact for every rho and
+// vectorised, where TensorFlow's Softplus evaluates exp twice and both branches of a select.
+
+struct SigmaAttrs {
+  float floor;
+};
+
+void* createSigma(TF_OpKernelConstruction* ctx) { return new SigmaAttrs{floatAttr(ctx, "floor")}; }
+void deleteSigma(void* kernel) { delete static_cast<SigmaAttrs*>(kernel); }
+
+void computeSigma(void* kernel, TF_OpKernelContext* ctx) {
+  const float floor = static_cast<SigmaAttrs*>(kernel)->floor;
+  Status status;
+  Input rho(ctx, 0, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  float* out = allocate(ctx, 0, rho.dims(), status);
+  if (!out) return TF_OpKernelContext_Failure(ctx, status.s);
+  const float* in = rho.floats();
+  parallelFor(rho.size(), kLine, [&](int64_t begin, int64_t end) {
+    ConstArray r(in + begin, end - begin);
+    Array(out + begin, end - begin) = r.max(0.0f) + (-r.abs()).exp().log1p() + floor;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// KL(N(loc, sigma²) ‖ N(mean, stddev²)) summed over the weights, and its gradient: one pass each
+// where tfjs makes four (Σσ², Σ(μ−m)², log, Σ) forward and four backward.
+
+// A Normal prior N(mean, stddev²), and KL(N(μ, σ²) ‖ it) summed over the weights:
+// Σ [(σ² + (μ − mean)²) / (2 stddev²) − log σ] + n (log stddev − ½).
+struct NormalPrior {
+  float mean;
+  float stddev;
+
+  // The sum's terms over a block, the constant aside.
+  template <typename Sigma>
+  double terms(const ConstArray& mu, const Sigma& sigma) const {
+    const float halfPrecision = 0.5f / (stddev * stddev);
+    return static_cast<double>(((sigma.square() + (mu - mean).square()) * halfPrecision - sigma.log()).sum());
+  }
+
+  double constant(int64_t n) const { return static_cast<double>(n) * (std::log(static_cast<double>(stddev)) - 0.5); }
+};
+
+NormalPrior priorAttrs(TF_OpKernelConstruction* ctx) { return NormalPrior{floatAttr(ctx, "prior_mean"), floatAttr(ctx, "prior_stddev")}; }
+void* createPrior(TF_OpKernelConstruction* ctx) { return new NormalPrior(priorAttrs(ctx)); }
+void deletePrior(void* kernel) { delete static_cast<NormalPrior*>(kernel); }
+
+// Sums in float over blocks of this many, then the blocks in double: float accuracy per block.
+constexpr int64_t kBlock = 4096;
+
+void computeNormalKl(void* kernel, TF_OpKernelContext* ctx) {
+  const NormalPrior prior = *static_cast<NormalPrior*>(kernel);
+  Status status;
+  Input loc(ctx, 0, status), sigma(ctx, 1, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  if (loc.size() != sigma.size()) return fail(ctx, "loc and sigma must have the same size");
+  float* out = allocate(ctx, 0, {}, status);
+  if (!out) return TF_OpKernelContext_Failure(ctx, status.s);
+  const int64_t n = loc.size();
+  const float* mu = loc.floats();
+  const float* sd = sigma.floats();
+  double partial[2] = {0, 0};
+  parallelFor(n, kBlock, [&](int64_t begin, int64_t end) {
+    double sum = 0;
+    for (int64_t b = begin; b < end; b += kBlock) {
+      const int64_t len = std::min(kBlock, end - b);
+      sum += prior.terms(ConstArray(mu + b, len), ConstArray(sd + b, len));
+    }
+    partial[begin == 0 ? 0 : 1] = sum;
+  });
+  *out = static_cast<float>(partial[0] + partial[1] + prior.constant(n));
+}
+
+// Inputs dy (scalar), loc, sigma; outputs dloc = dy (μ − m) / s², dsigma = dy (σ / s² − 1 / σ).
+void computeNormalKlGrad(void* kernel, TF_OpKernelContext* ctx) {
+  const NormalPrior prior = *static_cast<NormalPrior*>(kernel);
+  Status status;
+  Input dy(ctx, 0, status), loc(ctx, 1, status), sigma(ctx, 2, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  if (dy.size() != 1 || loc.size() != sigma.size()) return fail(ctx, "dy must be a scalar and loc, sigma of one size");
+  float* dloc = allocate(ctx, 0, loc.dims(), status);
+  float* dsigma = dloc ? allocate(ctx, 1, sigma.dims(), status) : nullptr;
+  if (!dsigma) return TF_OpKernelContext_Failure(ctx, status.s);
+  const float g = dy.floats()[0];
+  const float scale = g / (prior.stddev * prior.stddev);
+  const float* mu = loc.floats();
+  const float* sd = sigma.floats();
+  parallelFor(loc.size(), kLine, [&](int64_t begin, int64_t end) {
+    const int64_t len = end - begin;
+    ConstArray m(mu + begin, len), s(sd + begin, len);
+    Array(dloc + begin, len) = (m - prior.mean) * scale;
+    Array(dsigma + begin, len) = s * scale - g / s;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A training step's draw from a mean-field Normal kernel posterior under a Normal prior: the
+// perturbation ΔW = σ ⊙ ε (ε from the seed, as NormalNoise) and the KL, in one op; its gradient
+// in one pass, with ε recovered as ΔW / σ (exact to a rounding) rather than kept as an output
+// (tfjs would feed it a gradient of zeros each step). This replaces the Sigma, NormalNoise, Mul,
+// NormalKl ops forward and NormalKlGrad, Mul, AddN, SoftplusGrad backward.
+
+struct PosteriorAttrs {
+  float floor;
+  NormalPrior prior;
+};
+
+void* createPosterior(TF_OpKernelConstruction* ctx) { return new PosteriorAttrs{floatAttr(ctx, "floor"), priorAttrs(ctx)}; }
+void deletePosterior(void* kernel) { delete static_cast<PosteriorAttrs*>(kernel); }
+
+// Inputs loc, rho, seed; outputs perturbation, kl and loc again (the same buffer, no copy): the
+// layer computes with that loc, so the gradient of its uses arrives here, and the gradient op adds
+// the KL's share in its one pass instead of tfjs adding the two in another. Each thread takes half
+// the noise chunks and, while a chunk is in cache, its σ, its share of the KL and its product.
+void computePosteriorDraw(void* kernel, TF_OpKernelContext* ctx) {
+  const PosteriorAttrs attrs = *static_cast<PosteriorAttrs*>(kernel);
+  Status status;
+  Input loc(ctx, 0, status), rho(ctx, 1, status), seed(ctx, 2, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  if (loc.size() != rho.size() || seed.size() != 1) return fail(ctx, "loc and rho must have one size and seed be a scalar");
+  float* out = allocate(ctx, 0, rho.dims(), status);
+  float* klOut = out ? allocate(ctx, 1, {}, status) : nullptr;
+  if (!klOut) return TF_OpKernelContext_Failure(ctx, status.s);
+  const int64_t n = rho.size();
+  const float* mu = loc.floats();
+  const float* r = rho.floats();
+  double partial[2] = {0, 0};
+  parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) {
+    double sum = 0;
+    float sigma[kBlock];
+    fillNormalChunks(out, n, static_cast<uint32_t>(seed.ints()[0]), begin / kNormalChunk, chunkCount(end), [&](int64_t offset, int64_t length) {
+      for (int64_t b = offset; b < offset + length; b += kBlock) {
+        const int64_t len = std::min(kBlock, offset + length - b);
+        ConstArray rb(r + b, len), m(mu + b, len);
+        Array s(sigma, len);
+        s = rb.max(0.0f) + (-rb.abs()).exp().log1p() + attrs.floor;
+        sum += attrs.prior.terms(m, s);
+        Array(out + b, len) *= s;
+      }
+    });
+    partial[begin == 0 ? 0 : 1] = sum;
+  });
+  *klOut = static_cast<float>(partial[0] + partial[1] + attrs.prior.constant(n));
+  TF_SetOutput(ctx, 2, loc.t, status.s);
+  if (!status.ok()) TF_OpKernelContext_Failure(ctx, status.s);
+}
+
+// Inputs dperturbation, dkl (scalar), dloc (of the loc output), loc, rho, perturbation; outputs
+// dloc + dkl (μ − m) / s², and drho = (dΔW ε + dkl (σ / s² − 1 / σ)) sigmoid(ρ), with ε = ΔW / σ.
+void computePosteriorDrawGrad(void* kernel, TF_OpKernelContext* ctx) {
+  const PosteriorAttrs attrs = *static_cast<PosteriorAttrs*>(kernel);
+  Status status;
+  Input dDraw(ctx, 0, status), dKl(ctx, 1, status), dLocUse(ctx, 2, status), loc(ctx, 3, status), rho(ctx, 4, status),
+      draw(ctx, 5, status);
+  if (!status.ok()) return TF_OpKernelContext_Failure(ctx, status.s);
+  const int64_t n = rho.size();
+  if (dKl.size() != 1 || loc.size() != n || dDraw.size() != n || dLocUse.size() != n || draw.size() != n) {
+    return fail(ctx, "dkl must be a scalar and dperturbation, dloc, loc, rho, perturbation of one size");
+  }
+  float* dLoc = allocate(ctx, 0, loc.dims(), status);
+  float* dRho = dLoc ? allocate(ctx, 1, rho.dims(), status) : nullptr;
+  if (!dRho) return TF_OpKernelContext_Failure(ctx, status.s);
+  const float g = dKl.floats()[0];
+  const float scale = g / (attrs.prior.stddev * attrs.prior.stddev);
+  parallelFor(n, kBlock, [&](int64_t begin, int64_t end) {
+    float e[kBlock], sigma[kBlock], inverse[kBlock];
+    for (int64_t b = begin; b < end; b += kBlock) {
+      const int64_t len = std::min(kBlock, end - b);
+      ConstArray r(rho.floats() + b, len), m(loc.floats() + b, len), dw(dDraw.floats() + b, len), w(draw.floats() + b, len),
+          dm(dLocUse.floats() + b, len);
+      Array expNeg(e, len), s(sigma, len), q(inverse, len);
+      expNeg = (-r.abs()).exp();
+      s = r.max(0.0f) + expNeg.log1p() + attrs.floor;
+      // sigmoid(ρ) = 1 / (1 + e^−ρ), from e^−|ρ| on either side of 0 so that it never overflows.
+      q = 1.0f / (1.0f + expNeg);
+      Array(dRho + b, len) = ((dw * w - g) / s + s * scale) * (r >= 0.0f).select(q, expNeg * q);
+      Array(dLoc + b, len) = dm + (m - attrs.prior.mean) * scale;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration.
+
+void unknownShape(TF_ShapeInferenceContext* ctx, TF_Status* status) { TF_ShapeInferenceContextSetUnknownShape(ctx, status); }
+
+bool registerOp(const char* name, std::initializer_list<const char*> inputs, std::initializer_list<const char*> outputs,
+                std::initializer_list<const char*> attrs, void* (*create)(TF_OpKernelConstruction*),
+                void (*compute)(void*, TF_OpKernelContext*), void (*destroy)(void*)) {
+  Status status;
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (const char* in : inputs) TF_OpDefinitionBuilderAddInput(op, in);
+  for (const char* out : outputs) TF_OpDefinitionBuilderAddOutput(op, out);
+  for (const char* attr : attrs) TF_OpDefinitionBuilderAddAttr(op, attr);
+  TF_OpDefinitionBuilderSetIsStateful(op, false);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, &unknownShape);
+  TF_RegisterOpDefinition(op, status.s);
+  if (!status.ok()) return false;
+  TF_KernelBuilder* kernel = TF_NewKernelBuilder(name, "CPU", create, compute, destroy);
+  TF_RegisterKernelBuilder(name, kernel, status.s);
+  return status.ok();
+}
+
+void* noAttrs(TF_OpKernelConstruction*) { return nullptr; }
+void noDelete(void*) {}
+
+// The ops, registered once per process (a second load of the addon finds them registered).
+bool registerAll() {
+  static const bool registered =
+      registerOp("TfjsTrustNormalNoise", {"shape: int32", "seed: int32"}, {"output: float"}, {}, noAttrs,
+                 computeNormalNoise, noDelete) &&
+      registerOp("TfjsTrustRademacherNoise", {"shape: int32", "seed: int32"}, {"output: float"}, {}, noAttrs,
+                 computeRademacherNoise, noDelete) &&
+      registerOp("TfjsTrustFlipSigns", {"t: float", "seed: int32"}, {"output: float"}, {}, noAttrs, computeFlipSigns, noDelete) &&
+      registerOp("TfjsTrustSigma", {"rho: float"}, {"sigma: float"}, {"floor: float"}, createSigma, computeSigma, deleteSigma) &&
+      registerOp("TfjsTrustNormalKl", {"loc: float", "sigma: float"}, {"kl: float"}, {"prior_mean: float", "prior_stddev: float"},
+                 createPrior, computeNormalKl, deletePrior) &&
+      registerOp("TfjsTrustNormalKlGrad", {"dy: float", "loc: float", "sigma: float"}, {"dloc: float", "dsigma: float"},
+                 {"prior_mean: float", "prior_stddev: float"}, createPrior, computeNormalKlGrad, deletePrior) &&
+      registerOp("TfjsTrustNormalPosteriorDraw", {"loc: float", "rho: float", "seed: int32"},
+                 {"perturbation: float", "kl: float", "loc_out: float"},
+                 {"floor: float", "prior_mean: float", "prior_stddev: float"}, createPosterior, computePosteriorDraw, deletePosterior) &&
+      registerOp("TfjsTrustNormalPosteriorDrawGrad",
+                 {"dperturbation: float", "dkl: float", "dloc: float", "loc: float", "rho: float", "perturbation: float"},
+                 {"dloc_total: float", "drho: float"},
+                 {"floor: float", "prior_mean: float", "prior_stddev: float"}, createPosterior, computePosteriorDrawGrad, deletePosterior);
+  return registered;
+}
+
+}  // namespace
+
+// exports.registered: whether TensorFlow accepted the ops.
+NAPI_MODULE_INIT() {
+  napi_value registered;
+  napi_get_boolean(env, registerAll(), &registered);
+  napi_set_named_property(env, exports, "registered", registered);
+  return exports;
+}
