@@ -15,6 +15,8 @@
 #include <tensorflow/c/tf_tensor.h>
 
 #include <Eigen/Core>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -146,17 +148,6 @@ void fillNormalChunk(float* out, int64_t n, uint32_t seed) {
   }
 }
 
-// Draws chunks [begin, end) of n normals from seed's streams, calling done(offset, length) after each.
-template <typename Done>
-void fillNormalChunks(float* out, int64_t n, uint32_t seed, int64_t beginChunk, int64_t endChunk, const Done& done) {
-  for (int64_t chunk = beginChunk; chunk < endChunk; chunk++) {
-    const int64_t offset = chunk * kNormalChunk;
-    const int64_t length = std::min(kNormalChunk, n - offset);
-    fillNormalChunk(out + offset, length, chunkSeed(seed, chunk));
-    done(offset, length);
-  }
-}
-
 int64_t chunkCount(int64_t n) { return (n + kNormalChunk - 1) / kNormalChunk; }
 
 void fillRademacher(float* out, int64_t n, uint32_t seed) {
@@ -171,11 +162,17 @@ void fillRademacher(float* out, int64_t n, uint32_t seed) {
 // ---------------------------------------------------------------------------------------------
 // Kernel plumbing.
 
-// Below this many elements a pass runs on the calling thread alone.
+// Elementwise passes go by blocks of this many floats (64 KB: in cache between the steps of a pass).
+// Sums run in float within a block and in double across blocks.
+constexpr int64_t kBlock = 4096;
+
+// Below this many elements a pass runs on the calling thread alone: a share would cost less than
+// waking the second thread.
 constexpr int64_t kParallelMin = 1 << 16;
 
-// One thread kept for the second half of every parallelFor: starting a thread per pass costs
-// ~40 µs, handing a task to a waiting one ~10 µs. TensorFlow's pool is not reachable from the C API.
+// One thread kept for a share of every parallelFor: starting a thread per pass costs ~40 µs.
+// After a task it spins a little before it sleeps, as TensorFlow's own pool does: a training
+// step's passes come in bursts. TensorFlow's pool is not reachable from the C API.
 class SecondThread {
  public:
   // Never destroyed: its thread waits until the process exits.
@@ -184,59 +181,86 @@ class SecondThread {
     return *second;
   }
 
-  // Starts task on the second thread; false if another caller's task holds it.
+  // Offers task to the second thread; false if another caller's task holds it.
   bool start(std::function<void()> task) {
-    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
-    if (!lock.owns_lock() || task_) return false;
+    int idle = kIdle;
+    if (!state_.compare_exchange_strong(idle, kClaimed, std::memory_order_acquire)) return false;
     task_ = std::move(task);
-    done_ = false;
-    wake_.notify_one();
+    state_.store(kPosted, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (sleeping_) wake_.notify_one();
     return true;
   }
 
-  // Waits for the task start() took.
+  // Takes the task back if the second thread has not started it, else waits for it to end.
   void finish() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    finished_.wait(lock, [&] { return done_; });
+    int posted = kPosted;
+    if (!state_.compare_exchange_strong(posted, kClaimed, std::memory_order_acquire)) {
+      while (state_.load(std::memory_order_acquire) != kDone) std::this_thread::yield();
+    }
     task_ = nullptr;
+    state_.store(kIdle, std::memory_order_release);
   }
 
  private:
+  enum State { kIdle, kClaimed, kPosted, kRunning, kDone };
+  static constexpr auto kSpin = std::chrono::microseconds(100);
+
   SecondThread() { std::thread([this] { loop(); }).detach(); }
 
+  bool posted() const { return state_.load(std::memory_order_acquire) == kPosted; }
+
   void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return task_ && !done_; });
-      lock.unlock();
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      while (!posted() && std::chrono::steady_clock::now() < until) {
+      }
+      if (!posted()) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleeping_ = true;
+        wake_.wait(lock, [&] { return posted(); });
+        sleeping_ = false;
+      }
+      int expected = kPosted;
+      if (!state_.compare_exchange_strong(expected, kRunning, std::memory_order_acquire)) continue;  // taken back
       task_();
-      lock.lock();
-      done_ = true;
-      finished_.notify_one();
+      state_.store(kDone, std::memory_order_release);
     }
   }
 
-  std::mutex mutex_;
-  std::condition_variable wake_, finished_;
+  std::atomic<int> state_{kIdle};
   std::function<void()> task_;
-  bool done_ = true;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool sleeping_ = false;
 };
 
-// Runs fn(begin, end) over [0, n) in two halves split at a multiple of grain, the second on the
-// second thread, when n is large: the machines this targets have 2-4 cores.
+// Runs fn(begin, end) over [0, n) one unit (`unit` elements) at a time, the calling thread and
+// the second one taking the next unit until none is left: a second thread that wakes late takes
+// fewer, and none if it wakes after the last. Units are whole noise chunks or blocks, so fn may
+// keep a result per unit (begin / unit) and the caller add them in order: the same sums whoever
+// ran which.
 template <typename Fn>
-void parallelFor(int64_t n, int64_t grain, const Fn& fn) {
-  const int64_t half = std::min(n, (n / 2 + grain - 1) / grain * grain);
-  if (n < kParallelMin || half == n || !SecondThread::instance().start([&] { fn(half, n); })) {
-    fn(0, n);
+void parallelFor(int64_t n, int64_t unit, const Fn& fn) {
+  const int64_t units = (n + unit - 1) / unit;
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) fn(u * unit, std::min(n, (u + 1) * unit));
+  };
+  if (n < kParallelMin || units < 2 || !SecondThread::instance().start(work)) {
+    work();
     return;
   }
-  fn(0, half);
+  work();
   SecondThread::instance().finish();
 }
 
-// Elementwise passes split at a multiple of 16 floats (a cache line).
-constexpr int64_t kLine = 16;
+// The units' partial sums of a parallelFor, added in their order.
+double sumInOrder(const std::vector<double>& partial) {
+  double sum = 0;
+  for (double p : partial) sum += p;
+  return sum;
+}
 
 struct Status {
   TF_Status* s = TF_NewStatus();
@@ -316,9 +340,7 @@ void computeNormalNoise(void*, TF_OpKernelContext* ctx) {
   uint32_t seed;
   float* out = noiseOutput(ctx, &n, &seed);
   if (!out) return;
-  parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) {
-    fillNormalChunks(out, n, seed, begin / kNormalChunk, chunkCount(end), [](int64_t, int64_t) {});
-  });
+  parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) { fillNormalChunk(out + begin, end - begin, chunkSeed(seed, begin / kNormalChunk)); });
 }
 
 void computeRademacherNoise(void*, TF_OpKernelContext* ctx) {
@@ -380,7 +402,7 @@ void computeSigma(void* kernel, TF_OpKernelContext* ctx) {
   float* out = allocate(ctx, 0, rho.dims(), status);
   if (!out) return TF_OpKernelContext_Failure(ctx, status.s);
   const float* in = rho.floats();
-  parallelFor(rho.size(), kLine, [&](int64_t begin, int64_t end) {
+  parallelFor(rho.size(), kBlock, [&](int64_t begin, int64_t end) {
     ConstArray r(in + begin, end - begin);
     Array(out + begin, end - begin) = r.max(0.0f) + (-r.abs()).exp().log1p() + floor;
   });
@@ -396,11 +418,11 @@ struct NormalPrior {
   float mean;
   float stddev;
 
-  // The sum's terms over a block, the constant aside.
+  // Σ (σ² + (μ − mean)²) / (2 stddev²) over a block: the KL but its logarithms and constant.
   template <typename Sigma>
-  double terms(const ConstArray& mu, const Sigma& sigma) const {
+  double squares(const ConstArray& mu, const Sigma& sigma) const {
     const float halfPrecision = 0.5f / (stddev * stddev);
-    return static_cast<double>(((sigma.square() + (mu - mean).square()) * halfPrecision - sigma.log()).sum());
+    return static_cast<double>(((sigma.square() + (mu - mean).square()) * halfPrecision).sum());
   }
 
   double constant(int64_t n) const { return static_cast<double>(n) * (std::log(static_cast<double>(stddev)) - 0.5); }
@@ -410,8 +432,6 @@ NormalPrior priorAttrs(TF_OpKernelConstruction* ctx) { return NormalPrior{floatA
 void* createPrior(TF_OpKernelConstruction* ctx) { return new NormalPrior(priorAttrs(ctx)); }
 void deletePrior(void* kernel) { delete static_cast<NormalPrior*>(kernel); }
 
-// Sums in float over blocks of this many, then the blocks in double: float accuracy per block.
-constexpr int64_t kBlock = 4096;
 
 void computeNormalKl(void* kernel, TF_OpKernelContext* ctx) {
   const NormalPrior prior = *static_cast<NormalPrior*>(kernel);
@@ -424,16 +444,12 @@ void computeNormalKl(void* kernel, TF_OpKernelContext* ctx) {
   const int64_t n = loc.size();
   const float* mu = loc.floats();
   const float* sd = sigma.floats();
-  double partial[2] = {0, 0};
+  std::vector<double> partial((n + kBlock - 1) / kBlock);
   parallelFor(n, kBlock, [&](int64_t begin, int64_t end) {
-    double sum = 0;
-    for (int64_t b = begin; b < end; b += kBlock) {
-      const int64_t len = std::min(kBlock, end - b);
-      sum += prior.terms(ConstArray(mu + b, len), ConstArray(sd + b, len));
-    }
-    partial[begin == 0 ? 0 : 1] = sum;
+    const ConstArray sigmaBlock(sd + begin, end - begin);
+    partial[begin / kBlock] = prior.squares(ConstArray(mu + begin, end - begin), sigmaBlock) - static_cast<double>(sigmaBlock.log().sum());
   });
-  *out = static_cast<float>(partial[0] + partial[1] + prior.constant(n));
+  *out = static_cast<float>(sumInOrder(partial) + prior.constant(n));
 }
 
 // Inputs dy (scalar), loc, sigma; outputs dloc = dy (μ − m) / s², dsigma = dy (σ / s² − 1 / σ).
@@ -450,7 +466,7 @@ void computeNormalKlGrad(void* kernel, TF_OpKernelContext* ctx) {
   const float scale = g / (prior.stddev * prior.stddev);
   const float* mu = loc.floats();
   const float* sd = sigma.floats();
-  parallelFor(loc.size(), kLine, [&](int64_t begin, int64_t end) {
+  parallelFor(loc.size(), kBlock, [&](int64_t begin, int64_t end) {
     const int64_t len = end - begin;
     ConstArray m(mu + begin, len), s(sd + begin, len);
     Array(dloc + begin, len) = (m - prior.mean) * scale;
@@ -465,6 +481,28 @@ void computeNormalKlGrad(void* kernel, TF_OpKernelContext* ctx) {
 // (tfjs would feed it a gradient of zeros each step). This replaces the Sigma, NormalNoise, Mul,
 // NormalKl ops forward and NormalKlGrad, Mul, AddN, SoftplusGrad backward.
 
+// Σ log x over positive normal floats (σ ≥ SIGMA_FLOOR here, far above the subnormals): the
+// exponents summed exactly and the mantissas, in [1, 2), multiplied in double (at most 2^512 in a
+// lane) — eight logarithms a block instead of one a value, 3× faster, and no less accurate.
+double sumLogNormal(const float* x, int64_t len) {
+  constexpr int kLanes = 8;
+  static_assert(kBlock / kLanes <= 512, "a lane's product must stay below 2^1024");
+  double product[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1};
+  int64_t exponents = 0;
+  for (int64_t i = 0; i < len; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    exponents += static_cast<int32_t>(bits >> 23) - 127;
+    const uint32_t mantissaBits = (bits & 0x7fffffu) | 0x3f800000u;
+    float mantissa;
+    std::memcpy(&mantissa, &mantissaBits, sizeof mantissa);
+    product[i % kLanes] *= mantissa;
+  }
+  double logs = static_cast<double>(exponents) * 0.6931471805599453;
+  for (double p : product) logs += std::log(p);
+  return logs;
+}
+
 struct PosteriorAttrs {
   float floor;
   NormalPrior prior;
@@ -475,8 +513,8 @@ void deletePosterior(void* kernel) { delete static_cast<PosteriorAttrs*>(kernel)
 
 // Inputs loc, rho, seed; outputs perturbation, kl and loc again (the same buffer, no copy): the
 // layer computes with that loc, so the gradient of its uses arrives here, and the gradient op adds
-// the KL's share in its one pass instead of tfjs adding the two in another. Each thread takes half
-// the noise chunks and, while a chunk is in cache, its σ, its share of the KL and its product.
+// the KL's share in its one pass instead of tfjs adding the two in another. The threads take noise
+// chunks in turn and, while a chunk is in cache, its σ, its share of the KL and its product.
 void computePosteriorDraw(void* kernel, TF_OpKernelContext* ctx) {
   const PosteriorAttrs attrs = *static_cast<PosteriorAttrs*>(kernel);
   Status status;
@@ -489,23 +527,22 @@ void computePosteriorDraw(void* kernel, TF_OpKernelContext* ctx) {
   const int64_t n = rho.size();
   const float* mu = loc.floats();
   const float* r = rho.floats();
-  double partial[2] = {0, 0};
+  std::vector<double> partial(chunkCount(n));
   parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) {
+    fillNormalChunk(out + begin, end - begin, chunkSeed(static_cast<uint32_t>(seed.ints()[0]), begin / kNormalChunk));
     double sum = 0;
     float sigma[kBlock];
-    fillNormalChunks(out, n, static_cast<uint32_t>(seed.ints()[0]), begin / kNormalChunk, chunkCount(end), [&](int64_t offset, int64_t length) {
-      for (int64_t b = offset; b < offset + length; b += kBlock) {
-        const int64_t len = std::min(kBlock, offset + length - b);
-        ConstArray rb(r + b, len), m(mu + b, len);
-        Array s(sigma, len);
-        s = rb.max(0.0f) + (-rb.abs()).exp().log1p() + attrs.floor;
-        sum += attrs.prior.terms(m, s);
-        Array(out + b, len) *= s;
-      }
-    });
-    partial[begin == 0 ? 0 : 1] = sum;
+    for (int64_t b = begin; b < end; b += kBlock) {
+      const int64_t len = std::min(kBlock, end - b);
+      ConstArray rb(r + b, len), m(mu + b, len);
+      Array s(sigma, len);
+      s = rb.max(0.0f) + (-rb.abs()).exp().log1p() + attrs.floor;
+      sum += attrs.prior.squares(m, s) - sumLogNormal(sigma, len);
+      Array(out + b, len) *= s;
+    }
+    partial[begin / kNormalChunk] = sum;
   });
-  *klOut = static_cast<float>(partial[0] + partial[1] + attrs.prior.constant(n));
+  *klOut = static_cast<float>(sumInOrder(partial) + attrs.prior.constant(n));
   TF_SetOutput(ctx, 2, loc.t, status.s);
   if (!status.ok()) TF_OpKernelContext_Failure(ctx, status.s);
 }
