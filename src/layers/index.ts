@@ -39,7 +39,7 @@ export type { DeterministicWeights, MopedOptions } from './moped';
 export { toBayesian } from './to_bayesian';
 export type { ToBayesianOptions, LayerSelection, ConverterEstimator } from './to_bayesian';
 export type { Initializer, InitializerSpec } from './initializers';
-export type { KernelPosterior, LinearMap } from './estimators';
+export type { KernelDraw, KernelPosterior, LinearMap } from './estimators';
 export { SAMPLING_MODES, isStochastic, stochasticLayers, allLayers, withSampling } from './sampling';
 export type { SamplingMode, SamplingOverride, StochasticLayer } from './sampling';
 export { DenseVariationalV2, denseVariationalV2 } from './dense_variational_v2';
