@@ -5,11 +5,13 @@
  * tfjs-node's addon, against the same TensorFlow; loading the file registers the ops with
  * TensorFlow, and the kernels below run them by name, as tfjs-node runs its own.
  *
+ * - **A training step's posterior draw** (`POSTERIOR_DRAW_KERNEL`): ε, σ = softplus(ρ) + floor,
+ *   ΔW = σ ⊙ ε and the Normal prior's KL in one pass, and its gradient in one more.
+ * - **Flipout's sign flips** (`FLIP_SIGNS_KERNEL`): x ⊙ s without the signs as a tensor.
  * - **Noise** (`NORMAL_NOISE_KERNEL`, `RADEMACHER_NOISE_KERNEL`): the same xoshiro128** and ziggurat
  *   as src/noise.ts, bit for bit, ~3× faster, drawn where the backend keeps its tensors.
- * - **σ = softplus(ρ) + floor** (`SIGMA_KERNEL`): one vectorised pass; its gradient is TensorFlow's
- *   SoftplusGrad.
- * - **The Normal prior's KL and its gradient** (`NORMAL_KL_KERNEL`): one pass each way.
+ * - **σ** (`SIGMA_KERNEL`) and **the Normal prior's KL** (`NORMAL_KL_KERNEL`), where the draw does
+ *   not apply: one pass each way.
  *
  * Absent (tfjs-node installed from npm, or the compiler step skipped), nothing changes: tfjs' ops run.
  */
