@@ -122,7 +122,10 @@ describe('mcPredict: the prefix runs once, the suffix in chunks', () => {
 
   it('handles a nested base model followed by a stochastic head (transfer learning)', () => {
     const counter = new CountingLayer({});
-    const base = tfl.sequential({ layers: [tfl.layers.dense({ units: 5, activation: 'relu', inputShape: [4] }), counter] });
+    // Seeded: with unseeded weights every ReLU was now and then dead for both images, the head then
+    // saw zeros, and both strategies gave one constant whose last bits differ (a flaky quantile test).
+    const relu = tfl.layers.dense({ units: 5, activation: 'relu', inputShape: [4], kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) });
+    const base = tfl.sequential({ layers: [relu, counter] });
     const head = new DenseFlipout({ units: 3, activation: 'softmax', seed: 2 });
     const model = tfl.sequential({ layers: [base, head] });
     const x = tf.randomNormal([2, 4], 0, 1, 'float32', 9);
@@ -130,7 +133,11 @@ describe('mcPredict: the prefix runs once, the suffix in chunks', () => {
     expect(counter.batchSizes).toEqual([2]);
     const naive = samplesOf(model, x, { samples: 400, seed: 2, strategy: 'naive' });
     expect(fast.strategy).toBe('fast');
-    for (const cls of [0, 1, 2]) expectSameDistribution(column(fast.values, 1, cls), column(naive.values, 1, cls));
+    for (const cls of [0, 1, 2]) {
+      // The samples really vary (the premise of comparing their distributions).
+      expect(centralMoment(column(fast.values, 1, cls), 2)).toBeGreaterThan(1e-6);
+      expectSameDistribution(column(fast.values, 1, cls), column(naive.values, 1, cls));
+    }
     x.dispose();
   });
 
