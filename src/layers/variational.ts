@@ -89,10 +89,10 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   /** Its own stream, so a sampled KL (scale-mixture prior) does not shift the forward pass's noise. */
   private readonly klSeeds: SeedStream;
   private readonly activationLayer: tfl.layers.Layer;
-  /** σ of the kernel for the current training step, with the ρ it came from (see shareKernelSigma). */
-  private sharedSigma: { rho: tf.DataId; sigma: tf.Tensor } | null = null;
-  /** The KL of the current training step from the fused draw, with the weights it came from (see drawFused). */
-  private stepKl: { loc: tf.DataId; rho: tf.DataId; kl: tf.Scalar } | null = null;
+  /** σ of the kernel for the current training step (see shareKernelSigma). */
+  private readonly stepSigma = new StepTensor<tf.Tensor>();
+  /** The KL of the current training step from the fused draw (see drawFused). */
+  private readonly stepKl = new StepTensor<tf.Scalar>();
 
   constructor(args: VariationalLayerArgs) {
     super(args);
@@ -224,20 +224,8 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
     const rho = this.kernelRho.read();
     const attrs = { seed: seeds.drawSeed(), floor: SIGMA_FLOOR, priorMean: prior.mean, priorStddev: prior.stddev };
     const [perturbation, kl, locUsed] = tf.engine().runKernel(POSTERIOR_DRAW_KERNEL, { loc, rho }, attrs) as tf.Tensor[];
-    this.stepKl = { loc: loc.dataId, rho: rho.dataId, kl: kl as tf.Scalar };
+    this.stepKl.keep(kl as tf.Scalar, [loc, rho]);
     return { loc: locUsed, perturbation };
-  }
-
-  /** The fused draw's KL while its step lasts (a tape is on, it is alive, the weights are the same), else null. */
-  private liveStepKl(): tf.Scalar | null {
-    const step = this.stepKl;
-    const alive =
-      step !== null &&
-      tf.engine().isTapeOn() &&
-      step.loc === this.kernelLoc.read().dataId &&
-      step.rho === this.kernelRho.read().dataId &&
-      !step.kl.isDisposed;
-    return alive ? step.kl : null;
   }
 
   private applyBias(outputShape: number[], mode: SamplingMode, seeds: SeedStream): tf.Tensor {
@@ -254,29 +242,20 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
    * a new tensor the caller disposes, or, within a training step, the step's shared one (below).
    */
   kernelPosterior(): KernelPosterior {
-    return { loc: this.kernelLoc.read(), sigma: this.liveSharedSigma() ?? sigmaOf(this.kernelRho.read()) };
+    return { loc: this.kernelLoc.read(), sigma: this.stepSigma.live([this.kernelRho.read()]) ?? sigmaOf(this.kernelRho.read()) };
   }
 
   /**
    * Under a gradient tape, computes the kernel's σ = softplus(ρ) once for the whole training step:
    * tfjs-layers evaluates the KL closure in the same tape right after the forward pass, which then
-   * reuses this σ instead of computing softplus and its gradient a second time. The tensor belongs
-   * to the caller's scope (the tape's forward `tidy`, which disposes it when the step ends), so it
-   * is shared only while alive, and only while ρ is the same tensor (an optimizer update assigns
-   * ρ a new one). With no tape on, nothing is shared: outside a tape there is no step to share in,
-   * and no enclosing scope guaranteed to dispose it.
+   * reuses this σ instead of computing softplus and its gradient a second time (StepTensor says
+   * for how long). With no tape on, nothing is shared: outside a tape there is no step to share
+   * in, and no enclosing scope guaranteed to dispose it.
    */
   private shareKernelSigma(): void {
-    if (!tf.engine().isTapeOn() || this.liveSharedSigma() !== null) return;
     const rho = this.kernelRho.read();
-    this.sharedSigma = { rho: rho.dataId, sigma: sigmaOf(rho) };
-  }
-
-  /** The shared σ if it is still alive and ρ has not changed since, else null. */
-  private liveSharedSigma(): tf.Tensor | null {
-    const shared = this.sharedSigma;
-    const alive = shared !== null && shared.rho === this.kernelRho.read().dataId && !shared.sigma.isDisposed;
-    return alive ? shared.sigma : null;
+    if (!tf.engine().isTapeOn() || this.stepSigma.live([rho]) !== null) return;
+    this.stepSigma.keep(sigmaOf(rho), [rho]);
   }
 
   /**
@@ -286,7 +265,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   klDivergence(): tf.Scalar {
     return tf.tidy(() => {
       const seeds = this.klSeeds;
-      let kl = this.liveStepKl() ?? this.kernelDivergence(seeds);
+      let kl = this.stepKl.live([this.kernelLoc.read(), this.kernelRho.read()]) ?? this.kernelDivergence(seeds);
       if (this.biasLoc && this.biasRho) {
         const biasSigma = sigmaOf(this.biasRho.read());
         kl = tf.add(kl, this.prior.divergence(this.biasLoc.read(), biasSigma, { mean: this.biasPriorMean?.read(), seeds }));
@@ -319,6 +298,30 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
   /** How errors name this layer: its class and its name (only the user's own in the constructor). */
   protected who(name = this.name): string {
     return name ? `${this.getClassName()} '${name}'` : this.getClassName();
+  }
+}
+
+/**
+ * A tensor made for one training step from some weights, for a later part of the same step to
+ * reuse. It belongs to the caller's scope (the gradient tape's forward `tidy`, which disposes it
+ * when the step ends), so it is handed out only while a tape is on, while it is alive, and while
+ * the weights are the same tensors (an optimizer update assigns them new ones).
+ */
+class StepTensor<T extends tf.Tensor> {
+  private entry: { tensor: T; sources: tf.DataId[] } | null = null;
+
+  keep(tensor: T, sources: tf.Tensor[]): void {
+    this.entry = { tensor, sources: sources.map((source) => source.dataId) };
+  }
+
+  live(sources: tf.Tensor[]): T | null {
+    const entry = this.entry;
+    const alive =
+      entry !== null &&
+      tf.engine().isTapeOn() &&
+      !entry.tensor.isDisposed &&
+      sources.every((source, i) => source.dataId === entry.sources[i]);
+    return alive ? entry.tensor : null;
   }
 }
 
