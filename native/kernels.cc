@@ -21,7 +21,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -387,6 +389,22 @@ void computeFlipSigns(void*, TF_OpKernelContext* ctx) {
 // sigma = softplus(rho) + floor, as max(rho, 0) + log1p(exp(-|rho|)): exact for every rho and
 // vectorised, where TensorFlow's Softplus evaluates exp twice and both branches of a select.
 
+// σ over a block and, where asked, the two factors of ρ's gradient in a training step's draw
+// (computePosteriorDrawGrad): sigmoid(ρ) / σ and σ · sigmoid(ρ), from the same e^−|ρ|.
+void sigmaBlock(const float* rho, int64_t len, float floor, float* sigma, float* overSigma = nullptr, float* timesSigma = nullptr) {
+  float e[kBlock];
+  ConstArray r(rho, len);
+  Array expNeg(e, len), s(sigma, len);
+  expNeg = (-r.abs()).exp();
+  s = r.max(0.0f) + expNeg.log1p() + floor;
+  if (!overSigma) return;
+  // sigmoid(ρ) = 1 / (1 + e^−ρ), as e^−|ρ| / (1 + e^−|ρ|) for ρ < 0 so that it never overflows;
+  // one division for both factors.
+  Array over(overSigma, len);
+  over = (r >= 0.0f).select(1.0f, expNeg) / ((1.0f + expNeg) * s);
+  Array(timesSigma, len) = over * s * s;
+}
+
 struct SigmaAttrs {
   float floor;
 };
@@ -402,10 +420,7 @@ void computeSigma(void* kernel, TF_OpKernelContext* ctx) {
   float* out = allocate(ctx, 0, rho.dims(), status);
   if (!out) return TF_OpKernelContext_Failure(ctx, status.s);
   const float* in = rho.floats();
-  parallelFor(rho.size(), kBlock, [&](int64_t begin, int64_t end) {
-    ConstArray r(in + begin, end - begin);
-    Array(out + begin, end - begin) = r.max(0.0f) + (-r.abs()).exp().log1p() + floor;
-  });
+  parallelFor(rho.size(), kBlock, [&](int64_t begin, int64_t end) { sigmaBlock(in + begin, end - begin, floor, out + begin); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,31 +492,150 @@ void computeNormalKlGrad(void* kernel, TF_OpKernelContext* ctx) {
 // ---------------------------------------------------------------------------------------------
 // A training step's draw from a mean-field Normal kernel posterior under a Normal prior: the
 // perturbation ΔW = σ ⊙ ε (ε from the seed, as NormalNoise) and the KL, in one op; its gradient
-// in one pass, with ε recovered as ΔW / σ (exact to a rounding) rather than kept as an output
-// (tfjs would feed it a gradient of zeros each step). This replaces the Sigma, NormalNoise, Mul,
-// NormalKl ops forward and NormalKlGrad, Mul, AddN, SoftplusGrad backward.
+// in one pass. This replaces the Sigma, NormalNoise, Mul, NormalKl ops forward and NormalKlGrad,
+// Mul, AddN, SoftplusGrad backward.
+//
+// With ε = ΔW / σ, ρ's gradient is (dΔW ⊙ ΔW − dkl) ⊙ sigmoid(ρ)/σ + dkl/s² ⊙ σ sigmoid(ρ): the
+// draw, which has σ and e^−|ρ| at hand, keeps those two factors for the gradient op
+// (GradientFactors), so the gradient computes no exp or log. They are not outputs: tfjs would
+// feed each a gradient of zeros, a tensor of the kernel's size, every step.
 
 // Σ log x over positive normal floats (σ ≥ SIGMA_FLOOR here, far above the subnormals): the
-// exponents summed exactly and the mantissas, in [1, 2), multiplied in double (at most 2^512 in a
-// lane) — eight logarithms a block instead of one a value, 3× faster, and no less accurate.
+// exponents summed exactly and the mantissas, in [1, 2), multiplied in double (at most 2^128 in a
+// lane) — 32 logarithms a block instead of one a value, and no less accurate. 32 lanes so that the
+// compiler keeps four vectors of products in flight, not one waiting on the last multiply.
 double sumLogNormal(const float* x, int64_t len) {
-  constexpr int kLanes = 8;
-  static_assert(kBlock / kLanes <= 512, "a lane's product must stay below 2^1024");
-  double product[kLanes] = {1, 1, 1, 1, 1, 1, 1, 1};
-  int64_t exponents = 0;
-  for (int64_t i = 0; i < len; i++) {
+  constexpr int kLanes = 32;
+  static_assert(kBlock / kLanes <= 1023, "a lane's product must stay below 2^1024");
+  double product[kLanes];
+  int32_t exponents[kLanes];
+  for (int k = 0; k < kLanes; k++) {
+    product[k] = 1;
+    exponents[k] = 0;
+  }
+  auto take = [&](int k, const float* value) {
     uint32_t bits;
-    std::memcpy(&bits, x + i, sizeof bits);
-    exponents += static_cast<int32_t>(bits >> 23) - 127;
+    std::memcpy(&bits, value, sizeof bits);
+    exponents[k] += static_cast<int32_t>(bits >> 23) - 127;
     const uint32_t mantissaBits = (bits & 0x7fffffu) | 0x3f800000u;
     float mantissa;
     std::memcpy(&mantissa, &mantissaBits, sizeof mantissa);
-    product[i % kLanes] *= mantissa;
+    product[k] *= mantissa;
+  };
+  int64_t i = 0;
+  for (; i + kLanes <= len; i += kLanes) {
+    for (int k = 0; k < kLanes; k++) take(k, x + i + k);
   }
-  double logs = static_cast<double>(exponents) * 0.6931471805599453;
-  for (double p : product) logs += std::log(p);
-  return logs;
+  for (int k = 0; k < len - i; k++) take(k, x + i + k);
+  int64_t exponent = 0;
+  double logs = 0;
+  for (int k = 0; k < kLanes; k++) {
+    exponent += exponents[k];
+    logs += std::log(product[k]);
+  }
+  return logs + static_cast<double>(exponent) * 0.6931471805599453;
 }
+
+// A fingerprint of ρ's bits: a sum of each value's bits mixed with its index, modulo 2^64, so that
+// the units of a parallelFor may add theirs in any order. It tells the gradient op that the
+// factors it found were drawn from its ρ.
+uint64_t fingerprint(const float* x, int64_t begin, int64_t end) {
+  uint64_t sum = 0;
+  for (int64_t i = begin; i < end; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    uint64_t mixed = ((static_cast<uint64_t>(bits) << 32) | static_cast<uint32_t>(i)) * 0x9e3779b97f4a7c15u;
+    sum += (mixed ^ (mixed >> 29)) * 0xbf58476d1ce4e5b9u;
+  }
+  return sum;
+}
+
+// The factors of ρ's gradient a draw keeps for its gradient op, by ρ's buffer (in tfjs a tensor's
+// buffer never changes, and tfjs holds the draw's ρ until the gradient ran) and ρ's fingerprint.
+// The gradient op takes its entry; one that finds none (evicted, or its draw's ρ changed) computes
+// the factors again. Used entries are kept as spares, their pages already mapped: a new 2 MB
+// buffer faults in every page. Entries and spares together stay within kBytes, oldest dropped first.
+class GradientFactors {
+ public:
+  struct Entry {
+    const float* rho = nullptr;
+    float floor = 0;
+    uint64_t fingerprint = 0;
+    std::vector<float> overSigma, timesSigma;
+    int64_t size() const { return static_cast<int64_t>(overSigma.size()); }
+  };
+  using Kept = std::unique_ptr<Entry>;
+
+  static GradientFactors& instance() {
+    static GradientFactors* factors = new GradientFactors;
+    return *factors;
+  }
+
+  // An entry to fill for n weights (a spare if there is one); null if n alone exceeds the budget.
+  Kept blank(int64_t n) {
+    if (bytesOf(n) > kBytes) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    Kept entry = spares_.empty() ? std::make_unique<Entry>() : std::move(spares_.back());
+    if (!spares_.empty()) spares_.pop_back();
+    entry->overSigma.resize(n);
+    entry->timesSigma.resize(n);
+    return entry;
+  }
+
+  void keep(Kept entry) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if ((*it)->rho == entry->rho) {
+        kept_.erase(it);
+        break;
+      }
+    }
+    kept_.push_back(std::move(entry));
+    trim();
+  }
+
+  Kept take(const float* rho, int64_t n, float floor) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if ((*it)->rho == rho && (*it)->size() == n && (*it)->floor == floor) {
+        Kept entry = std::move(*it);
+        kept_.erase(it);
+        return entry;
+      }
+    }
+    return nullptr;
+  }
+
+  void recycle(Kept entry) {
+    if (!entry) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    spares_.push_back(std::move(entry));
+    trim();
+  }
+
+ private:
+  // A bound on the memory kept: factors for 32M weights.
+  static constexpr int64_t kBytes = int64_t{256} << 20;
+  static int64_t bytesOf(int64_t n) { return 2 * n * static_cast<int64_t>(sizeof(float)); }
+
+  void trim() {
+    int64_t bytes = 0;
+    for (const Kept& e : kept_) bytes += bytesOf(static_cast<int64_t>(e->overSigma.capacity()));
+    for (const Kept& e : spares_) bytes += bytesOf(static_cast<int64_t>(e->overSigma.capacity()));
+    while (bytes > kBytes && !spares_.empty()) {
+      bytes -= bytesOf(static_cast<int64_t>(spares_.front()->overSigma.capacity()));
+      spares_.erase(spares_.begin());
+    }
+    while (bytes > kBytes && !kept_.empty()) {
+      bytes -= bytesOf(static_cast<int64_t>(kept_.front()->overSigma.capacity()));
+      kept_.pop_front();
+    }
+  }
+
+  std::mutex mutex_;
+  std::deque<Kept> kept_;
+  std::vector<Kept> spares_;
+};
 
 struct PosteriorAttrs {
   float floor;
@@ -514,7 +648,8 @@ void deletePosterior(void* kernel) { delete static_cast<PosteriorAttrs*>(kernel)
 // Inputs loc, rho, seed; outputs perturbation, kl and loc again (the same buffer, no copy): the
 // layer computes with that loc, so the gradient of its uses arrives here, and the gradient op adds
 // the KL's share in its one pass instead of tfjs adding the two in another. The threads take noise
-// chunks in turn and, while a chunk is in cache, its σ, its share of the KL and its product.
+// chunks in turn and, while a chunk is in cache, its σ, its share of the KL, its product and the
+// gradient's factors.
 void computePosteriorDraw(void* kernel, TF_OpKernelContext* ctx) {
   const PosteriorAttrs attrs = *static_cast<PosteriorAttrs*>(kernel);
   Status status;
@@ -527,28 +662,40 @@ void computePosteriorDraw(void* kernel, TF_OpKernelContext* ctx) {
   const int64_t n = rho.size();
   const float* mu = loc.floats();
   const float* r = rho.floats();
+  GradientFactors::Kept factors = GradientFactors::instance().blank(n);
   std::vector<double> partial(chunkCount(n));
+  std::atomic<uint64_t> print{0};
   parallelFor(n, kNormalChunk, [&](int64_t begin, int64_t end) {
     fillNormalChunk(out + begin, end - begin, chunkSeed(static_cast<uint32_t>(seed.ints()[0]), begin / kNormalChunk));
     double sum = 0;
     float sigma[kBlock];
     for (int64_t b = begin; b < end; b += kBlock) {
       const int64_t len = std::min(kBlock, end - b);
-      ConstArray rb(r + b, len), m(mu + b, len);
-      Array s(sigma, len);
-      s = rb.max(0.0f) + (-rb.abs()).exp().log1p() + attrs.floor;
-      sum += attrs.prior.squares(m, s) - sumLogNormal(sigma, len);
+      if (factors) {
+        sigmaBlock(r + b, len, attrs.floor, sigma, factors->overSigma.data() + b, factors->timesSigma.data() + b);
+      } else {
+        sigmaBlock(r + b, len, attrs.floor, sigma);
+      }
+      ConstArray s(sigma, len);
+      sum += attrs.prior.squares(ConstArray(mu + b, len), s) - sumLogNormal(sigma, len);
       Array(out + b, len) *= s;
     }
     partial[begin / kNormalChunk] = sum;
+    if (factors) print += fingerprint(r, begin, end);
   });
   *klOut = static_cast<float>(sumInOrder(partial) + attrs.prior.constant(n));
+  if (factors) {
+    factors->rho = r;
+    factors->floor = attrs.floor;
+    factors->fingerprint = print;
+    GradientFactors::instance().keep(std::move(factors));
+  }
   TF_SetOutput(ctx, 2, loc.t, status.s);
   if (!status.ok()) TF_OpKernelContext_Failure(ctx, status.s);
 }
 
 // Inputs dperturbation, dkl (scalar), dloc (of the loc output), loc, rho, perturbation; outputs
-// dloc + dkl (μ − m) / s², and drho = (dΔW ε + dkl (σ / s² − 1 / σ)) sigmoid(ρ), with ε = ΔW / σ.
+// dloc + dkl (μ − m) / s², and drho (above), with the draw's factors where it kept them.
 void computePosteriorDrawGrad(void* kernel, TF_OpKernelContext* ctx) {
   const PosteriorAttrs attrs = *static_cast<PosteriorAttrs*>(kernel);
   Status status;
@@ -564,21 +711,29 @@ void computePosteriorDrawGrad(void* kernel, TF_OpKernelContext* ctx) {
   if (!dRho) return TF_OpKernelContext_Failure(ctx, status.s);
   const float g = dKl.floats()[0];
   const float scale = g / (attrs.prior.stddev * attrs.prior.stddev);
-  parallelFor(n, kBlock, [&](int64_t begin, int64_t end) {
-    float e[kBlock], sigma[kBlock], inverse[kBlock];
-    for (int64_t b = begin; b < end; b += kBlock) {
-      const int64_t len = std::min(kBlock, end - b);
-      ConstArray r(rho.floats() + b, len), m(loc.floats() + b, len), dw(dDraw.floats() + b, len), w(draw.floats() + b, len),
-          dm(dLocUse.floats() + b, len);
-      Array expNeg(e, len), s(sigma, len), q(inverse, len);
-      expNeg = (-r.abs()).exp();
-      s = r.max(0.0f) + expNeg.log1p() + attrs.floor;
-      // sigmoid(ρ) = 1 / (1 + e^−ρ), from e^−|ρ| on either side of 0 so that it never overflows.
-      q = 1.0f / (1.0f + expNeg);
-      Array(dRho + b, len) = ((dw * w - g) / s + s * scale) * (r >= 0.0f).select(q, expNeg * q);
-      Array(dLoc + b, len) = dm + (m - attrs.prior.mean) * scale;
-    }
-  });
+  const float* r = rho.floats();
+  GradientFactors::Kept factors = GradientFactors::instance().take(r, n, attrs.floor);
+  // Computes the outputs with the kept factors or, with none, factors computed again; returns ρ's
+  // fingerprint where it used kept ones.
+  auto pass = [&](const GradientFactors::Entry* kept) {
+    std::atomic<uint64_t> print{0};
+    parallelFor(n, kBlock, [&](int64_t begin, int64_t end) {
+      float sigma[kBlock], overSigma[kBlock], timesSigma[kBlock];
+      for (int64_t b = begin; b < end; b += kBlock) {
+        const int64_t len = std::min(kBlock, end - b);
+        if (!kept) sigmaBlock(r + b, len, attrs.floor, sigma, overSigma, timesSigma);
+        ConstArray over(kept ? kept->overSigma.data() + b : overSigma, len), times(kept ? kept->timesSigma.data() + b : timesSigma, len);
+        ConstArray m(loc.floats() + b, len), dw(dDraw.floats() + b, len), w(draw.floats() + b, len), dm(dLocUse.floats() + b, len);
+        Array(dRho + b, len) = (dw * w - g) * over + times * scale;
+        Array(dLoc + b, len) = dm + (m - attrs.prior.mean) * scale;
+      }
+      if (kept) print += fingerprint(r, begin, end);
+    });
+    return print.load();
+  };
+  if (factors && pass(factors.get()) == factors->fingerprint) return GradientFactors::instance().recycle(std::move(factors));
+  GradientFactors::instance().recycle(std::move(factors));
+  pass(nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { COMPILED_KERNELS_ENV, loadCompiledKernels } from '../../src/backends/compiled_kernels';
+import { COMPILED_GRADIENT_KERNELS, COMPILED_KERNELS_ENV, loadCompiledKernels } from '../../src/backends/compiled_kernels';
 import { registerNativeTrainingKernels } from '../../src/backends/native_training';
 import { DenseFlipout, DenseLocalReparameterization } from '../../src';
 import { POSTERIOR_DRAW_KERNEL, SIGMA_FLOOR } from '../../src/layers/variational';
@@ -99,6 +99,28 @@ describe('compiled kernels', () => {
     const actual = await on('tensorflow', fit);
     expect(actual.gained).toBe(0);
     actual.losses.forEach((loss, i) => expect(Math.abs(loss - expected.losses[i])).toBeLessThan(1e-4 * expected.losses[i]));
+  });
+
+  onNative("the draw's gradient is the same from the factors the draw kept as from factors computed again (needs setup:native)", async () => {
+    await on('tensorflow', () => {
+      const shape = [300, 700]; // several threads' units and blocks
+      const attrs = { seed: 3, floor: SIGMA_FLOOR, priorMean: 0.1, priorStddev: 0.5 };
+      const [loc, rho, dPerturbation, dLoc] = [0, -4, 0, 0].map((mean, i) => tf.randomNormal(shape, mean, 1, 'float32', 10 + i));
+      const dKl = tf.scalar(0.25);
+      const before = tf.memory().numTensors;
+      const [perturbation, kl, locOut] = tf.engine().runKernel(POSTERIOR_DRAW_KERNEL, { loc, rho }, attrs) as tf.Tensor[];
+      const gradient = () => tf.engine().runKernel(COMPILED_GRADIENT_KERNELS.posteriorDraw, { dPerturbation, dKl, dLoc, loc, rho, perturbation }, attrs) as tf.Tensor[];
+      // The first takes the draw's factors; the second finds none and computes them again.
+      const [kept, computed] = [gradient(), gradient()];
+      const differing = kept.map((t, i) => {
+        const [a, b] = [t.dataSync(), computed[i].dataSync()];
+        return a.filter((v, j) => !Object.is(v, b[j])).length;
+      });
+      expect(differing).toEqual([0, 0]);
+      tf.dispose([perturbation, kl, locOut, ...kept, ...computed]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([loc, rho, dPerturbation, dLoc, dKl]);
+    });
   });
 
   onNative('a draw TensorFlow refuses throws its reason and frees what the kernel made (needs setup:native)', async () => {
