@@ -479,11 +479,10 @@ void computeFlipSigns(void*, TF_OpKernelContext* ctx) {
 void sigmaBlock(const float* rho, int64_t len, float floor, float* sigma, float* overSigma = nullptr, float* timesSigma = nullptr) {
   float e[kBlock], h[kBlock], hh[kBlock];
   ConstArray r(rho, len);
-  Array expNeg(e, len), half(h, len), halfSquared(hh, len), s(sigma, len);
+  Array expNeg(e, len), half(h, len), q(hh, len), s(sigma, len);
   expNeg = (-r.abs()).exp();
   half = expNeg / (2.0f + expNeg);
-  halfSquared = half.square();
-  const auto& q = halfSquared;
+  q = half.square();
   s = r.max(0.0f) +
       2.0f * half * (1.0f + q * (1.0f / 3 + q * (1.0f / 5 + q * (1.0f / 7 + q * (1.0f / 9 + q * (1.0f / 11 + q * (1.0f / 13))))))) + floor;
   if (!overSigma) return;
@@ -594,11 +593,11 @@ void computeNormalKlGrad(void* kernel, TF_OpKernelContext* ctx) {
 // lane) — 32 logarithms a block instead of one a value, and no less accurate. 32 lanes so that the
 // compiler keeps four vectors of products in flight, not one waiting on the last multiply.
 double sumLogNormal(const float* x, int64_t len) {
-  constexpr int kLanes = 32;
-  static_assert(kBlock / kLanes <= 1023, "a lane's product must stay below 2^1024");
-  double product[kLanes];
-  int32_t exponents[kLanes];
-  for (int k = 0; k < kLanes; k++) {
+  constexpr int kProducts = 32;
+  static_assert(kBlock / kProducts <= 1023, "a lane's product must stay below 2^1024");
+  double product[kProducts];
+  int32_t exponents[kProducts];
+  for (int k = 0; k < kProducts; k++) {
     product[k] = 1;
     exponents[k] = 0;
   }
@@ -612,13 +611,13 @@ double sumLogNormal(const float* x, int64_t len) {
     product[k] *= mantissa;
   };
   int64_t i = 0;
-  for (; i + kLanes <= len; i += kLanes) {
-    for (int k = 0; k < kLanes; k++) take(k, x + i + k);
+  for (; i + kProducts <= len; i += kProducts) {
+    for (int k = 0; k < kProducts; k++) take(k, x + i + k);
   }
   for (int k = 0; k < len - i; k++) take(k, x + i + k);
   int64_t exponent = 0;
   double logs = 0;
-  for (int k = 0; k < kLanes; k++) {
+  for (int k = 0; k < kProducts; k++) {
     exponent += exponents[k];
     logs += std::log(product[k]);
   }
@@ -664,8 +663,13 @@ class GradientFactors {
   Kept blank(int64_t n) {
     if (bytesOf(n) > kBytes) return nullptr;
     std::lock_guard<std::mutex> lock(mutex_);
-    Kept entry = spares_.empty() ? std::make_unique<Entry>() : std::move(spares_.back());
-    if (!spares_.empty()) spares_.pop_back();
+    Kept entry;
+    if (spares_.empty()) {
+      entry = std::make_unique<Entry>();
+    } else {
+      entry = std::move(spares_.back());
+      spares_.pop_back();
+    }
     entry->overSigma.resize(n);
     entry->timesSigma.resize(n);
     return entry;
@@ -674,7 +678,8 @@ class GradientFactors {
   void keep(Kept entry) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = kept_.begin(); it != kept_.end(); ++it) {
-      if ((*it)->rho == entry->rho) {
+      if ((*it)->rho == entry->rho) {  // a draw of the same ρ whose gradient never ran
+        spares_.push_back(std::move(*it));
         kept_.erase(it);
         break;
       }

@@ -90,9 +90,9 @@ export class Xoshiro128 {
   }
 
   /**
-   * The ziggurat's normal for the draw `bits` where its rectangle test failed, with any further
-   * draws from this stream: bits 0-7 pick the layer, bit 8 the sign, bits 9-31 the magnitude, so
-   * no bit serves twice (Doornik 2005's fix of Marsaglia and Tsang's RNOR).
+   * The ziggurat's normal for the draw `bits`, any further draws (beyond its rectangle) from this
+   * stream: bits 0-7 pick the layer, bit 8 the sign, bits 9-31 the magnitude, so no bit serves
+   * twice (Doornik 2005's fix of Marsaglia and Tsang's RNOR).
    */
   normalFrom(bits: number): number {
     for (;;) {
