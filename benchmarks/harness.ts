@@ -154,26 +154,14 @@ async function timeRounds(all: Prepared[], runs: number, warmup: number): Promis
 }
 
 /**
- * Sets the workload up on the active backend, runs it `warmup` times untimed and `runs` times
- * timed, then once more under `tf.profile` for the peak tensor memory (setup's tensors included,
- * tensors alive before setup excluded). A workload that leaks tensors across its runs fails.
+ * Sets the workloads up together on the active backend, runs them `warmup` rounds untimed and
+ * `runs` rounds timed, one run of each per round (one workload: its runs back to back; several,
+ * with `--interleave`: a busy spell of a shared machine falls on all alike, the protocol for a
+ * ratio between them), then each once more under `tf.profile` for the peak tensor memory (its
+ * setup's tensors included, tensors alive before it excluded; interleaved, the setups after it
+ * count too). A workload that leaks tensors fails.
  */
-export async function measure(workload: Workload, options: MeasureOptions): Promise<Result> {
-  const one = await prepare(workload, options.context);
-  try {
-    await timeRounds([one], options.runs, options.warmup);
-    return await finish(one, options.context);
-  } finally {
-    one.prepared.dispose();
-  }
-}
-
-/**
- * The workloads set up together on the active backend and timed in turn, one run of each per
- * round, so that a busy spell of a shared machine falls on all of them alike: the protocol for a
- * ratio between workloads (`--interleave`). Peak memory counts every workload's setup.
- */
-export async function measureInterleaved(workloads: readonly Workload[], options: MeasureOptions): Promise<Result[]> {
+async function measure(workloads: readonly Workload[], options: MeasureOptions): Promise<Result[]> {
   const all: Prepared[] = [];
   try {
     for (const workload of workloads) all.push(await prepare(workload, options.context));
@@ -194,7 +182,7 @@ export interface BenchOptions {
   quick: boolean;
   seed: number;
   load?: ModuleLoader;
-  /** Time the workloads of a backend in turn, one run of each per round (measureInterleaved). */
+  /** Time the workloads of a backend in turn, one run of each per round (measure). */
   interleave?: boolean;
   /** Called after each (backend, workload): the CLI prints progress; the harness prints nothing. */
   onResult?: (outcome: Result | Failure) => void;
@@ -221,8 +209,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchOutcome
     const batches = options.interleave ? [options.workloads] : options.workloads.map((workload) => [workload]);
     for (const batch of batches) {
       try {
-        const measured = batch.length === 1 ? [await measure(batch[0], measureOptions)] : await measureInterleaved(batch, measureOptions);
-        for (const result of measured) {
+        for (const result of await measure(batch, measureOptions)) {
           results.push(result);
           options.onResult?.(result);
         }
