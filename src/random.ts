@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernel } from './kernel_hooks';
 import { fillNormal, fillRademacher, fillUniform } from './noise';
 
 /**
@@ -57,7 +58,7 @@ export class SeedStream {
 
   private fill(shape: number[], fill: (out: Float32Array, seed: number) => Float32Array, kernelName?: string): tf.Tensor {
     const seed = this.drawSeed();
-    if (kernelName !== undefined && tf.getKernel(kernelName, tf.getBackend()) !== undefined) {
+    if (kernelName !== undefined && backendHasKernel(kernelName)) {
       return tf.engine().runKernel(kernelName, {}, { shape, seed }) as tf.Tensor;
     }
     return tf.tensor(fill(new Float32Array(shape.reduce((size, axis) => size * axis, 1)), seed), shape, 'float32');

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernel } from '../kernel_hooks';
 import type { SeedStream } from '../random';
 import type { SamplingMode } from './sampling';
 
@@ -67,7 +68,7 @@ export const FLIP_SIGNS_KERNEL = 'TfjsTrustFlipSigns';
 
 /** t ⊙ s, with Rademacher signs s drawn from `seeds`, one per example and channel. */
 function flipSigns(t: tf.Tensor, seeds: SeedStream): tf.Tensor {
-  if (seeds.drawsOwnNoise && t.dtype === 'float32' && tf.getKernel(FLIP_SIGNS_KERNEL, tf.getBackend()) !== undefined) {
+  if (seeds.drawsOwnNoise && t.dtype === 'float32' && backendHasKernel(FLIP_SIGNS_KERNEL)) {
     return tf.engine().runKernel(FLIP_SIGNS_KERNEL, { t }, { seed: seeds.drawSeed() }) as tf.Tensor;
   }
   return tf.mul(t, seeds.rademacher(signShape(t)));

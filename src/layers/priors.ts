@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernel } from '../kernel_hooks';
 import type { SeedStream } from '../random';
 import { checkBoolean, checkNumber, checkOneOf, invalidArgument } from '../validation';
 
@@ -101,7 +102,7 @@ export class NormalPrior implements Prior {
    * the kernel for the KL instead of the ~30 tfjs' autodiff of the elementwise chain makes.
    */
   divergence(loc: tf.Tensor, sigma: tf.Tensor, context: DivergenceContext = {}): tf.Scalar {
-    if (context.mean === undefined && tf.getKernel(NORMAL_KL_KERNEL, tf.getBackend()) !== undefined) {
+    if (context.mean === undefined && backendHasKernel(NORMAL_KL_KERNEL)) {
       return tf.engine().runKernel(NORMAL_KL_KERNEL, { loc, sigma }, { priorMean: this.mean, priorStddev: this.stddev }) as tf.Scalar;
     }
     const priorVariance = this.stddev * this.stddev;
@@ -150,7 +151,7 @@ export const SUM_OF_SQUARES_KERNEL = 'TfjsTrustSumOfSquares';
 
 /** Σ t², as one matrix product [1, n]·[n, 1]: a single pass over `t` on every backend. */
 function sumOfSquares(t: tf.Tensor): tf.Scalar {
-  if (tf.getKernel(SUM_OF_SQUARES_KERNEL, tf.getBackend()) !== undefined) {
+  if (backendHasKernel(SUM_OF_SQUARES_KERNEL)) {
     return tf.engine().runKernel(SUM_OF_SQUARES_KERNEL, { x: t }) as tf.Scalar;
   }
   return tf.tidy(() => {

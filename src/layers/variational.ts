@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { serialization } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { backendHasKernel } from '../kernel_hooks';
 import { ShapeError } from '../errors';
 import { SeedStream } from '../random';
 import { checkBoolean, checkNumber, checkOneOf, describe, invalidArgument } from '../validation';
@@ -218,7 +219,7 @@ export abstract class VariationalLayer extends tfl.layers.Layer implements Stoch
       prior instanceof NormalPrior &&
       this.kernelPriorMean === null &&
       tf.engine().isTapeOn() &&
-      tf.getKernel(POSTERIOR_DRAW_KERNEL, tf.getBackend()) !== undefined;
+      backendHasKernel(POSTERIOR_DRAW_KERNEL);
     if (!applies) return null;
     const loc = this.kernelLoc.read();
     const rho = this.kernelRho.read();
@@ -327,7 +328,7 @@ class StepTensor<T extends tf.Tensor> {
 
 /** sigma = softplus(rho) + SIGMA_FLOOR: positive, and smooth in rho for gradient descent. */
 export function sigmaOf(rho: tf.Tensor): tf.Tensor {
-  if (rho.dtype === 'float32' && tf.getKernel(SIGMA_KERNEL, tf.getBackend()) !== undefined) {
+  if (rho.dtype === 'float32' && backendHasKernel(SIGMA_KERNEL)) {
     return tf.engine().runKernel(SIGMA_KERNEL, { rho }, { floor: SIGMA_FLOOR }) as tf.Tensor;
   }
   return tf.tidy(() => tf.add(tf.softplus(rho), SIGMA_FLOOR));
